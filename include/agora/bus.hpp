@@ -1,0 +1,223 @@
+#pragma once
+
+#include <agora/log.hpp>
+#include <agora/result.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include <any>
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// The message bus: request/reply between modules and publish/subscribe of events.
+// Modules see only this interface. In one process (local_bus) messages are in-memory
+// values, moved and never serialised; a networked implementation (NATS JetStream) uses
+// the codecs that typed declarations register, without any change to modules.
+namespace agora::bus {
+
+namespace asio = boost::asio;
+using clock = std::chrono::steady_clock;
+using executor = asio::any_io_executor;
+using trace = log::trace;
+
+// A request or reply in flight: a plain value (a module's api.hpp struct).
+using message = std::any;
+
+struct request_options {
+  std::chrono::milliseconds timeout{5000};
+  trace tr;
+};
+
+struct call_context {
+  std::string_view method;
+  const trace* tr = nullptr;
+  clock::time_point deadline;
+};
+
+using request_handler =
+    std::function<asio::awaitable<result<message>>(message, const call_context&)>;
+
+// Only a networked bus uses these: a value to JSON and back.
+struct codec {
+  std::function<nlohmann::json(const message&)> encode;
+  std::function<result<message>(const nlohmann::json&)> decode;
+};
+
+// One replica answering one method. Replicas of a method share its request queue;
+// the bus picks the replica with the fewest requests in flight.
+struct responder {
+  std::string method;    // "catalog.get_product"
+  std::string replica;   // "catalog#0"
+  executor ex;           // the handler runs here, never on the caller's thread inline
+  request_handler handler;
+  codec request_codec;
+  codec reply_codec;
+};
+
+// A CloudEvents-shaped envelope. Immutable once published; fan-out shares it.
+struct event {
+  std::string id;             // unique; consumers' inboxes dedupe on it
+  std::string source;         // "agora/catalog"
+  std::string type;           // "product.created"
+  std::string subject;        // "prod_01H..."
+  std::string time;           // RFC 3339 UTC
+  std::string topic;          // the stream: "catalog.products"
+  std::string partition_key;  // ordering key inside a group; empty means subject
+  trace tr;
+  nlohmann::json data;
+
+  const std::string& key() const noexcept { return partition_key.empty() ? subject : partition_key; }
+};
+void to_json(nlohmann::json& j, const event& e);
+void from_json(const nlohmann::json& j, event& e);
+
+using event_ptr = std::shared_ptr<const event>;
+
+// A consumer in a group. Every group gets every event of its topic once; inside a
+// group, events with the same key are handled one at a time, in publish order, by one
+// of the group's consumers. Returning an error (or throwing) is a nack: the event is
+// redelivered with backoff, and after max_attempts it goes to the dead letters.
+struct subscription {
+  std::string topic;
+  std::string group;      // "reporting"
+  std::string consumer;   // "reporting#0"
+  executor ex;
+  std::function<asio::awaitable<result<void>>(const event&)> handler;
+};
+
+struct dead_letter {
+  std::uint64_t seq = 0;
+  std::string group;
+  event_ptr ev;
+  int attempts = 0;
+  error last_error;
+  std::string failed_at;  // RFC 3339
+};
+
+enum class overflow { block, fail };
+
+struct options {
+  std::size_t queue_capacity = 65536;          // per group; events waiting to be handled
+  overflow on_full = overflow::block;
+  std::size_t partitions = 16;                 // per group
+  int max_attempts = 5;
+  std::chrono::milliseconds backoff_initial{20};
+  std::chrono::milliseconds backoff_max{2000};
+  std::size_t dead_letter_capacity = 10000;    // oldest dropped beyond this, counted
+  std::size_t max_in_flight_requests = 65536;  // per method; beyond: unavailable
+};
+
+class bus {
+ public:
+  virtual ~bus() = default;
+
+  virtual void serve(responder r) = 0;
+  // Take a replica out (fault injection, shutdown). Requests in flight finish.
+  virtual void unserve(std::string_view method, std::string_view replica) = 0;
+
+  // Sends a request to one replica of `method` and waits for its reply or the
+  // deadline. Errors: not_found-free — an unknown method is `unavailable`; a missed
+  // deadline is `deadline_exceeded`; the handler's own errors pass through.
+  virtual asio::awaitable<result<message>> request(std::string method, message msg,
+                                                   request_options opts = {}) = 0;
+
+  virtual void subscribe(subscription s) = 0;
+
+  // Accepts an event for every group subscribed to its topic. With overflow::block a
+  // full group queue makes this wait; with overflow::fail it returns
+  // resource_exhausted. `on_settled` runs once every group has acked or dead-lettered
+  // the event (immediately when no group listens): the outbox relay deletes its row then.
+  virtual asio::awaitable<result<void>> publish(event_ptr ev,
+                                                std::function<void()> on_settled = {}) = 0;
+
+  virtual std::vector<dead_letter> dead_letters() const = 0;
+  // Puts a dead letter back at the tail of its group's queue with a fresh attempt count.
+  virtual result<void> replay(std::uint64_t seq) = 0;
+
+  // Depths, in-flight counts, consumers per group, responders per method.
+  virtual nlohmann::json stats() const = 0;
+
+  // Stops accepting new requests and events (they fail with unavailable), lets what is
+  // queued be handled until `deadline`, then drops the rest (their outbox rows remain
+  // and are published again at the next start).
+  virtual asio::awaitable<void> drain(clock::time_point deadline) = 0;
+
+  template <class M>
+  asio::awaitable<result<typename M::reply>> call(typename M::request req,
+                                                  request_options opts = {});
+};
+
+// A bus method declared by a module's api.hpp:
+//   struct get_product { static constexpr std::string_view name = "catalog.get_product";
+//                        using request = get_product_request; using reply = product; };
+template <class M>
+concept method = requires {
+  { M::name } -> std::convertible_to<std::string_view>;
+  typename M::request;
+  typename M::reply;
+};
+
+template <class M>
+asio::awaitable<result<typename M::reply>> bus::call(typename M::request req, request_options opts) {
+  auto r = co_await request(std::string(M::name), message(std::move(req)), std::move(opts));
+  if (!r) co_return std::move(r).err();
+  if (auto* v = std::any_cast<typename M::reply>(&r.value())) co_return std::move(*v);
+  co_return error::internal("reply of unexpected type");
+}
+
+template <class T>
+codec json_codec() {
+  return {
+      [](const message& m) { return nlohmann::json(std::any_cast<const T&>(m)); },
+      [](const nlohmann::json& j) -> result<message> {
+        try {
+          return message(j.get<T>());
+        } catch (const std::exception& e) {
+          return error{errc::bad_request, e.what(), {}};
+        }
+      },
+  };
+}
+
+template <class T>
+concept json_convertible = requires(const T& t, nlohmann::json& j) { nlohmann::json(t); j.get<T>(); };
+
+namespace detail {
+template <method M, class F>
+asio::awaitable<result<message>> invoke_typed(std::shared_ptr<F> f, message m, const call_context& ctx) {
+  auto* req = std::any_cast<typename M::request>(&m);
+  if (!req) co_return error{errc::bad_request, "request of unexpected type", {}};
+  auto reply = co_await (*f)(std::move(*req), ctx);
+  if (!reply) co_return std::move(reply).err();
+  co_return message(std::move(reply).value());
+}
+}  // namespace detail
+
+// Builds the responder for a typed handler:
+//   F: asio::awaitable<result<M::reply>>(M::request, const call_context&)
+// The bus keeps `ctx` alive until the handler's awaitable completes.
+template <method M, class F>
+responder make_responder(std::string replica, executor ex, F f) {
+  responder r;
+  r.method = std::string(M::name);
+  r.replica = std::move(replica);
+  r.ex = std::move(ex);
+  r.handler = [fp = std::make_shared<F>(std::move(f))](message m, const call_context& ctx) {
+    return detail::invoke_typed<M>(fp, std::move(m), ctx);
+  };
+  if constexpr (json_convertible<typename M::request> && json_convertible<typename M::reply>) {
+    r.request_codec = json_codec<typename M::request>();
+    r.reply_codec = json_codec<typename M::reply>();
+  }
+  return r;
+}
+
+}  // namespace agora::bus

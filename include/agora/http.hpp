@@ -1,0 +1,144 @@
+#pragma once
+
+#include <agora/log.hpp>
+#include <agora/metrics.hpp>
+#include <agora/result.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// HTTP/1.1 edge: a Beast server, a router of declared routes, problem+json errors,
+// and the OpenAPI document generated from the same declarations.
+namespace agora::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using request = beast::http::request<beast::http::string_body>;
+using response = beast::http::response<beast::http::string_body>;
+using verb = beast::http::verb;
+
+// What a handler sees of one request. Lives until the handler's awaitable completes.
+struct request_context {
+  request& req;
+  std::string_view path;                                    // target without the query
+  std::vector<std::pair<std::string, std::string>> params;  // path parameters, decoded
+  std::vector<std::pair<std::string, std::string>> query;   // query parameters, decoded
+  nlohmann::json body;          // parsed when the route takes a JSON body
+  log::trace tr;                // X-Request-Id and traceparent (taken or made)
+  const struct route* matched = nullptr;
+
+  std::optional<std::string_view> param(std::string_view name) const;
+  std::optional<std::string_view> query_param(std::string_view name) const;
+  std::optional<std::string_view> header(std::string_view name) const;
+};
+
+using handler = std::function<asio::awaitable<response>(request_context&)>;
+
+struct query_param_doc {
+  std::string name;
+  std::string type = "string";  // OpenAPI schema type
+  std::string description;
+};
+
+// A declared route. The OpenAPI document is generated from these fields, so a
+// route that is served is a route that is documented.
+struct route {
+  verb method = verb::get;
+  std::string pattern;          // "/v1/products/{id}"
+  handler fn;
+  std::string operation_id;     // unique: "getProduct"
+  std::string summary;
+  std::string tag;              // the module: "catalog"
+  nlohmann::json request_schema;               // JSON Schema of the body; null = no body
+  std::map<int, nlohmann::json> responses;     // status → schema (null: no body)
+  std::vector<query_param_doc> query;
+  std::vector<std::string> request_headers;    // documented headers: "If-Match", "Idempotency-Key"
+  std::string content_type = "application/json";  // of the success body
+};
+
+// Continue (call next) or stop (return a response). Filters run in the order added,
+// around the matched route's handler; unknown routes never reach them.
+using next_fn = std::function<asio::awaitable<response>(request_context&)>;
+using filter = std::function<asio::awaitable<response>(request_context&, const next_fn&)>;
+
+class router {
+ public:
+  // Adding the same method and pattern twice, or two routes with one operation_id, throws.
+  void add(route r);
+  void use(filter f);
+
+  struct match {
+    const route* r = nullptr;                                 // null: see allow
+    std::vector<std::pair<std::string, std::string>> params;
+    std::vector<verb> allow;  // non-empty when the path exists for other methods (405)
+  };
+  match find(verb method, std::string_view path) const;
+
+  const std::vector<std::unique_ptr<route>>& routes() const noexcept { return routes_; }
+  const std::vector<filter>& filters() const noexcept { return filters_; }
+
+  // OpenAPI 3.1 of every route, with the problem+json error responses.
+  nlohmann::json openapi(std::string_view title, std::string_view version) const;
+
+ private:
+  std::vector<std::unique_ptr<route>> routes_;
+  std::vector<filter> filters_;
+};
+
+// RFC 9457 problem details: application/problem+json with type, title, status, detail,
+// and `errors` [{field, message}] for field problems. Never internals in `detail`.
+response problem(int status, std::string_view detail, const std::vector<field_error>& fields = {});
+response problem(const error& e);
+response json_response(int status, const nlohmann::json& body);
+std::string_view reason(int status);
+
+struct server_options {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;                 // 0: any free port
+  int io_threads = 0;                        // informational; the app runs the io_context
+  std::size_t header_limit = 16 * 1024;      // beyond: 431
+  std::size_t body_limit = 1024 * 1024;      // beyond: 413
+  std::chrono::milliseconds read_timeout{10000};   // to receive one whole request
+  std::chrono::milliseconds idle_timeout{30000};   // keep-alive between requests
+  std::chrono::milliseconds handler_timeout{30000};  // beyond: 504
+  std::size_t max_connections = 10000;       // beyond: accept then close with 503
+};
+
+// Listens, parses, routes, runs filters and handlers, writes responses, records
+// agora_http_* metrics and one JSON access-log line per request.
+class server {
+ public:
+  server(asio::io_context& io, server_options opts, const router& r, metrics::registry& m);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Binds and starts accepting. Throws std::system_error naming the address on failure.
+  void start();
+  std::uint16_t port() const noexcept;
+  // Stops accepting, closes idle connections, lets in-flight requests finish until
+  // `deadline`, then closes what is left.
+  asio::awaitable<void> shutdown(std::chrono::steady_clock::time_point deadline);
+  std::size_t connections() const noexcept;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace agora::http
