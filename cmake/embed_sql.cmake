@@ -1,0 +1,22 @@
+# agora_embed_migrations(<target> <namespace> <sql files...>)
+# Generates <target>_migrations.hpp with `inline const std::vector<agora::store::migration>
+# migrations()` in <namespace>, from files named NNNN_name.sql, so the SQL ships inside
+# the binary. Editing a .sql file re-runs CMake.
+function(agora_embed_migrations target ns)
+  set(body "")
+  foreach(file IN LISTS ARGN)
+    get_filename_component(stem ${file} NAME_WE)
+    string(REGEX MATCH "^([0-9]+)_(.*)$" _ ${stem})
+    if(NOT CMAKE_MATCH_1)
+      message(FATAL_ERROR "migration ${file}: name must be NNNN_name.sql")
+    endif()
+    math(EXPR version "${CMAKE_MATCH_1} + 0")
+    set(name ${CMAKE_MATCH_2})
+    file(READ ${file} sql)
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${file})
+    string(APPEND body "      {${version}, \"${name}\", R\"agora_sql(${sql})agora_sql\"},\n")
+  endforeach()
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/generated/${target}_migrations.hpp)
+  file(CONFIGURE OUTPUT ${out} CONTENT "#pragma once\n// Generated from the module's migrations/*.sql by agora_embed_migrations.\n#include <agora/store.hpp>\n#include <vector>\nnamespace ${ns} {\ninline std::vector<agora::store::migration> migrations() {\n  return {\n${body}  };\n}\n}  // namespace ${ns}\n" @ONLY)
+  target_include_directories(${target} PRIVATE ${CMAKE_CURRENT_BINARY_DIR}/generated)
+endfunction()

@@ -1,0 +1,225 @@
+#pragma once
+
+#include <agora/bus.hpp>
+#include <agora/config.hpp>
+#include <agora/http.hpp>
+#include <agora/metrics.hpp>
+#include <agora/store.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+// The module API. A module is a folder under modules/ with one public header of
+// message types and one declaration (a module_decl) naming everything the runtime
+// needs: its bus methods, the HTTP routes mapped onto them, the events it publishes
+// and consumes, its migrations, its settings and its replica count.
+namespace agora {
+
+namespace asio = boost::asio;
+
+// What one replica of a module is given at start. Lives as long as the replica.
+class module_context {
+ public:
+  module_context(std::string module, int replica, bus::executor ex, bus::bus& b, store::worker& s,
+                 metrics::registry& m, const config::config& c)
+      : module_(std::move(module)), replica_(replica), ex_(std::move(ex)), bus_(b), store_(s), metrics_(m),
+        config_(c) {}
+
+  const std::string& module() const noexcept { return module_; }
+  int replica() const noexcept { return replica_; }
+  std::string replica_name() const { return module_ + "#" + std::to_string(replica_); }
+  // This replica's strand: its handlers and state run here, one at a time.
+  const bus::executor& executor() const noexcept { return ex_; }
+  bus::bus& bus() noexcept { return bus_; }
+  // The module's store thread, shared by its replicas.
+  store::worker& store() noexcept { return store_; }
+  metrics::registry& metrics() noexcept { return metrics_; }
+  // Reads "modules.<module>.<key>".
+  std::int64_t setting_integer(std::string_view key) const { return config_.integer(qualified(key)); }
+  const std::string& setting_string(std::string_view key) const { return config_.string(qualified(key)); }
+  bool setting_boolean(std::string_view key) const { return config_.boolean(qualified(key)); }
+  double setting_number(std::string_view key) const { return config_.number(qualified(key)); }
+
+ private:
+  std::string qualified(std::string_view key) const { return "modules." + module_ + "." + std::string(key); }
+
+  std::string module_;
+  int replica_;
+  bus::executor ex_;
+  bus::bus& bus_;
+  store::worker& store_;
+  metrics::registry& metrics_;
+  const config::config& config_;
+};
+
+// A running replica: what the runtime stops in reverse order.
+class module_instance {
+ public:
+  virtual ~module_instance() = default;
+  virtual asio::awaitable<void> start() = 0;
+  virtual asio::awaitable<void> stop() = 0;
+};
+
+struct event_decl {
+  std::string topic;
+  std::vector<std::string> types;
+};
+
+struct consumer_decl {
+  std::string topic;
+  std::string group;
+};
+
+// What the HTTP side of a route needs from the runtime.
+struct route_env {
+  bus::bus& bus;
+  std::chrono::milliseconds timeout;
+};
+
+// The type-erased declaration the registry holds.
+struct module_definition {
+  std::string name;
+  int replicas = 1;
+  std::vector<std::string> depends_on;
+  std::vector<store::migration> migrations;
+  std::vector<config::setting> settings;  // keys relative to modules.<name>.
+  std::vector<std::string> methods;
+  std::vector<event_decl> publishes;
+  std::vector<consumer_decl> consumes;
+  std::function<std::unique_ptr<module_instance>(module_context&)> create;
+  std::vector<std::function<http::route(const route_env&)>> routes;
+};
+
+namespace detail {
+
+template <class S>
+concept has_start = requires(S& s) { { s.start() } -> std::same_as<asio::awaitable<void>>; };
+template <class S>
+concept has_stop = requires(S& s) { { s.stop() } -> std::same_as<asio::awaitable<void>>; };
+
+template <bus::method M, class Decode, class Encode>
+asio::awaitable<http::response> bus_route(bus::bus& b, std::chrono::milliseconds timeout, Decode decode,
+                                          Encode encode, http::request_context& ctx) {
+  auto req = decode(ctx);
+  if (!req) co_return http::problem(req.err());
+  auto reply = co_await b.call<M>(std::move(req).value(), bus::request_options{timeout, ctx.tr});
+  if (!reply) co_return http::problem(reply.err());
+  co_return encode(reply.value(), ctx);
+}
+
+}  // namespace detail
+
+// Declares a module whose replicas are instances of S. S is constructed with a
+// module_context& and may have `asio::awaitable<void> start()` / `stop()`.
+template <class S>
+class module_decl {
+ public:
+  explicit module_decl(std::string name) { def_.name = std::move(name); }
+
+  module_decl& replicas(int n) {
+    def_.replicas = n;
+    return *this;
+  }
+  module_decl& depends_on(std::string module) {
+    def_.depends_on.push_back(std::move(module));
+    return *this;
+  }
+  module_decl& migrations(std::vector<store::migration> m) {
+    def_.migrations = std::move(m);
+    return *this;
+  }
+  module_decl& setting(config::setting s) {
+    def_.settings.push_back(std::move(s));
+    return *this;
+  }
+
+  // A bus method answered by S::fn on the replica's strand.
+  template <bus::method M>
+  module_decl& handle(asio::awaitable<result<typename M::reply>> (S::*fn)(typename M::request,
+                                                                          const bus::call_context&)) {
+    def_.methods.emplace_back(M::name);
+    binders_.push_back([fn](std::shared_ptr<S> svc, module_context& ctx) {
+      ctx.bus().serve(bus::make_responder<M>(ctx.replica_name(), ctx.executor(),
+                                             [svc, fn](typename M::request req, const bus::call_context& c) {
+                                               return ((*svc).*fn)(std::move(req), c);
+                                             }));
+      return [method = std::string(M::name), replica = ctx.replica_name(), &b = ctx.bus()] {
+        b.unserve(method, replica);
+      };
+    });
+    return *this;
+  }
+
+  // An HTTP route mapped onto bus method M. decode: result<M::request>(request_context&);
+  // encode: http::response(const M::reply&, request_context&). `doc` carries the
+  // method, pattern and OpenAPI fields; its fn is filled in here.
+  template <bus::method M, class Decode, class Encode>
+  module_decl& route(http::route doc, Decode decode, Encode encode) {
+    if (doc.tag.empty()) doc.tag = def_.name;
+    def_.routes.push_back([doc = std::move(doc), decode, encode](const route_env& env) {
+      http::route r = doc;
+      r.fn = [&b = env.bus, timeout = env.timeout, decode, encode](http::request_context& ctx) {
+        return detail::bus_route<M>(b, timeout, decode, encode, ctx);
+      };
+      return r;
+    });
+    return *this;
+  }
+
+  module_decl& publishes(std::string topic, std::vector<std::string> types) {
+    def_.publishes.push_back({std::move(topic), std::move(types)});
+    return *this;
+  }
+
+  // Events of `topic` handled by S::fn in consumer group `group`. The handler should
+  // claim the event id in its store transaction (database::claim_event) so that a
+  // redelivery does nothing twice.
+  module_decl& consumes(std::string topic, std::string group,
+                        asio::awaitable<result<void>> (S::*fn)(const bus::event&)) {
+    def_.consumes.push_back({topic, group});
+    binders_.push_back([topic, group, fn](std::shared_ptr<S> svc, module_context& ctx) {
+      ctx.bus().subscribe(bus::subscription{topic, group, ctx.replica_name(), ctx.executor(),
+                                            [svc, fn](const bus::event& ev) { return ((*svc).*fn)(ev); }});
+      return std::function<void()>{};
+    });
+    return *this;
+  }
+
+  module_definition build() && {
+    def_.create = [binders = std::move(binders_)](module_context& ctx) -> std::unique_ptr<module_instance> {
+      auto svc = std::make_shared<S>(ctx);
+      auto inst = std::make_unique<instance>(svc);
+      for (const auto& bind : binders) {
+        if (auto undo = bind(svc, ctx)) inst->undo.push_back(std::move(undo));
+      }
+      return inst;
+    };
+    return std::move(def_);
+  }
+
+ private:
+  struct instance final : module_instance {
+    explicit instance(std::shared_ptr<S> s) : svc(std::move(s)) {}
+    asio::awaitable<void> start() override {
+      if constexpr (detail::has_start<S>) co_await svc->start();
+      co_return;
+    }
+    asio::awaitable<void> stop() override {
+      for (auto& u : undo) u();
+      if constexpr (detail::has_stop<S>) co_await svc->stop();
+      co_return;
+    }
+    std::shared_ptr<S> svc;
+    std::vector<std::function<void()>> undo;
+  };
+
+  module_definition def_;
+  std::vector<std::function<std::function<void()>(std::shared_ptr<S>, module_context&)>> binders_;
+};
+
+}  // namespace agora

@@ -1,0 +1,271 @@
+#pragma once
+
+#include <agora/bus.hpp>
+#include <agora/metrics.hpp>
+#include <agora/result.hpp>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/associated_executor.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+// A module's storage: one SQLite file (WAL), embedded numbered migrations, cached
+// prepared statements, a transactional outbox and an inbox. All SQLite work runs on
+// the module's own store thread (`worker`), never on an io thread.
+namespace agora::store {
+
+namespace asio = boost::asio;
+
+struct migration {
+  int version;            // 1, 2, 3 ... applied in order, each in its own transaction
+  std::string_view name;  // "init"
+  std::string_view sql;
+};
+
+// Thrown by store code on an SQLite failure; `worker::run` turns it into a typed error
+// (constraint violations become conflict, busy/locked unavailable, the rest internal).
+class sqlite_error : public std::runtime_error {
+ public:
+  sqlite_error(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  int code() const noexcept { return code_; }
+
+ private:
+  int code_;
+};
+
+// Stops the start: a database from a newer binary, a failed migration, an unopenable file.
+class open_error : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A cached prepared statement, reset and unbound each time `database::prepare` hands it out.
+class statement {
+ public:
+  statement(sqlite3* db, sqlite3_stmt* s) : db_(db), stmt_(s) {}
+  statement(const statement&) = delete;
+  statement& operator=(const statement&) = delete;
+  ~statement();
+
+  statement& bind(int index, std::int64_t v);
+  statement& bind(int index, int v) { return bind(index, static_cast<std::int64_t>(v)); }
+  statement& bind(int index, double v);
+  statement& bind(int index, std::string_view v);
+  statement& bind(int index, const std::string& v) { return bind(index, std::string_view(v)); }
+  statement& bind(int index, const char* v) { return bind(index, std::string_view(v)); }
+  statement& bind(int index, std::nullptr_t);
+  template <class T>
+  statement& bind(int index, const std::optional<T>& v) {
+    return v ? bind(index, *v) : bind(index, nullptr);
+  }
+  // Binds every argument in order from index 1.
+  template <class... A>
+  statement& bind_all(const A&... args) {
+    int i = 1;
+    (bind(i++, args), ...);
+    return *this;
+  }
+
+  bool step();  // true: a row is ready; false: done
+  void run() { while (step()) {} }
+
+  std::int64_t int64(int col) const;
+  double real(int col) const;
+  std::string text(int col) const;
+  std::optional<std::string> opt_text(int col) const;
+  std::optional<std::int64_t> opt_int64(int col) const;
+  bool is_null(int col) const;
+
+  void reset();
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+// One connection. Not thread-safe: it belongs to one store thread.
+class database {
+ public:
+  // Opens or creates `file`, sets WAL, foreign keys and a busy timeout, then applies
+  // the core's tables and the module's migrations. Throws open_error when the file
+  // holds a newer schema than this binary knows, naming both versions.
+  database(std::filesystem::path file, std::string module, std::span<const migration> migrations,
+           metrics::registry* metrics = nullptr);
+  ~database();
+  database(const database&) = delete;
+  database& operator=(const database&) = delete;
+
+  statement& prepare(std::string_view sql);
+  void exec(std::string_view sql);
+  std::int64_t changes() const;
+  int schema_version() const { return version_; }
+  const std::filesystem::path& file() const noexcept { return file_; }
+  const std::string& module() const noexcept { return module_; }
+
+  // Runs f inside BEGIN IMMEDIATE ... COMMIT; rolls back if f throws. Nested calls
+  // join the outer transaction. Records agora_store_transaction_duration_seconds.
+  template <class F>
+  auto transaction(F&& f) -> decltype(f()) {
+    if (depth_ > 0) {
+      ++depth_;
+      struct leave { int& d; ~leave() { --d; } } guard{depth_};
+      return f();
+    }
+    begin();
+    try {
+      if constexpr (std::is_void_v<decltype(f())>) {
+        f();
+        commit();
+      } else {
+        auto r = f();
+        commit();
+        return r;
+      }
+    } catch (...) {
+      rollback();
+      throw;
+    }
+  }
+
+  // Outbox: call inside a transaction; the event is published after the commit.
+  void enqueue_event(const bus::event& ev);
+  // Inbox: records that `group` handled `event_id`; false if it already had (then
+  // the handler must do nothing). Call inside the transaction of the handler's effects.
+  bool claim_event(std::string_view group, std::string_view event_id);
+  // True (and cleared) when a committed transaction enqueued events since the last call.
+  bool take_outbox_signal() noexcept;
+
+ private:
+  void begin();
+  void commit();
+  void rollback();
+  void migrate(std::span<const migration> migrations);
+
+  sqlite3* db_ = nullptr;
+  std::filesystem::path file_;
+  std::string module_;
+  int version_ = 0;
+  int depth_ = 0;
+  bool pending_events_ = false;
+  bool committed_events_ = false;
+  std::unordered_map<std::string, std::unique_ptr<statement>> cache_;
+  metrics::histogram* tx_duration_ = nullptr;
+  metrics::counter* tx_failures_ = nullptr;
+  std::chrono::steady_clock::time_point tx_start_;
+};
+
+template <class T>
+struct unwrap_result {
+  using type = T;
+};
+template <class T>
+struct unwrap_result<result<T>> {
+  using type = T;
+};
+
+// Converts the exception a store job threw into the error a handler returns.
+error to_error(std::exception_ptr e, std::string_view module);
+
+// The module's store thread: owns the database and runs jobs in submission order.
+class worker {
+ public:
+  worker(std::string module, std::filesystem::path file, std::vector<migration> migrations,
+         metrics::registry& metrics);
+  ~worker();
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  // Starts the thread and opens the database there; rethrows open_error here.
+  void start();
+  // Finishes queued jobs, closes the database, joins the thread.
+  void stop();
+
+  // Called on the store thread after a job whose transaction enqueued events.
+  void on_outbox(std::function<void()> notify) { on_outbox_ = std::move(notify); }
+
+  // Runs f(database&) on the store thread and resumes the caller on its own executor
+  // with f's value (or result) — or the typed error an exception became.
+  template <class F>
+  auto run(F f) -> asio::awaitable<result<typename unwrap_result<std::invoke_result_t<F, database&>>::type>> {
+    using R = result<typename unwrap_result<std::invoke_result_t<F, database&>>::type>;
+    return asio::async_initiate<const asio::use_awaitable_t<>, void(R)>(
+        [this](auto handler, F fn) {
+          queued_.fetch_add(1, std::memory_order_relaxed);
+          auto ex = asio::get_associated_executor(handler);
+          asio::post(io_, [this, fn = std::move(fn), handler = std::move(handler), ex]() mutable {
+            R r = invoke<R>(fn);
+            asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable {
+              std::move(handler)(std::move(r));
+            });
+          });
+        },
+        asio::use_awaitable, std::move(f));
+  }
+
+  // Runs f on the store thread and waits for it (for start-up and tests only).
+  template <class F>
+  auto run_sync(F f) {
+    using R = result<typename unwrap_result<std::invoke_result_t<F, database&>>::type>;
+    std::promise<R> p;
+    queued_.fetch_add(1, std::memory_order_relaxed);
+    asio::post(io_, [&] { p.set_value(invoke<R>(f)); });
+    return p.get_future().get();
+  }
+
+  const std::string& module() const noexcept { return module_; }
+  std::size_t queued() const noexcept { return queued_.load(std::memory_order_relaxed); }
+
+ private:
+  template <class R, class F>
+  R invoke(F& fn) {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    try {
+      if constexpr (std::is_void_v<std::invoke_result_t<F, database&>>) {
+        fn(*db_);
+        after_job();
+        return R{};
+      } else {
+        R r = fn(*db_);
+        after_job();
+        return r;
+      }
+    } catch (...) {
+      after_job();
+      return to_error(std::current_exception(), module_);
+    }
+  }
+  void after_job();
+
+  std::string module_;
+  std::filesystem::path file_;
+  std::vector<migration> migrations_;
+  metrics::registry& metrics_;
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::thread thread_;
+  std::unique_ptr<database> db_;
+  std::function<void()> on_outbox_;
+  std::atomic<std::size_t> queued_{0};
+};
+
+}  // namespace agora::store

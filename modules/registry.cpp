@@ -1,0 +1,15 @@
+#include <agora/app.hpp>
+
+#include <catalog/api.hpp>
+
+namespace agora {
+
+// The one list of modules this binary ships, in a sensible start order; the runtime
+// still orders them by their declared dependencies.
+std::vector<module_definition> all_modules() {
+  std::vector<module_definition> out;
+  out.push_back(catalog::module());
+  return out;
+}
+
+}  // namespace agora

@@ -1,0 +1,85 @@
+#include <agora/ids.hpp>
+
+#include <fmt/format.h>
+
+#include <array>
+#include <ctime>
+#include <random>
+
+namespace agora {
+
+namespace {
+constexpr std::string_view crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+constexpr std::string_view b64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::mt19937_64& rng() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  return gen;
+}
+}  // namespace
+
+std::string new_id(std::string_view prefix) {
+  auto ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  std::uint64_t hi = rng()();
+  std::uint64_t lo = rng()();
+  std::string out;
+  out.reserve(prefix.size() + 27);
+  out.append(prefix);
+  out.push_back('_');
+  for (int i = 9; i >= 0; --i) out.push_back(crockford[(ms >> (i * 5)) & 31]);
+  // 80 random bits: 16 characters of 5 bits.
+  for (int i = 0; i < 16; ++i) {
+    std::uint64_t bits = i < 12 ? (hi >> (i * 5)) : (lo >> ((i - 12) * 5));
+    out.push_back(crockford[bits & 31]);
+  }
+  return out;
+}
+
+std::string to_rfc3339(std::chrono::system_clock::time_point t) {
+  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - secs).count();
+  std::time_t tt = std::chrono::system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+std::string now_rfc3339() { return to_rfc3339(std::chrono::system_clock::now()); }
+
+std::string encode_cursor(std::string_view text) {
+  std::string out;
+  std::uint32_t buf = 0;
+  int bits = 0;
+  for (unsigned char c : text) {
+    buf = (buf << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(b64url[(buf >> bits) & 63]);
+    }
+  }
+  if (bits > 0) out.push_back(b64url[(buf << (6 - bits)) & 63]);
+  return out;
+}
+
+std::string decode_cursor(std::string_view cursor) {
+  std::string out;
+  std::uint32_t buf = 0;
+  int bits = 0;
+  for (char c : cursor) {
+    auto pos = b64url.find(c);
+    if (pos == std::string_view::npos) return {};
+    buf = (buf << 6) | static_cast<std::uint32_t>(pos);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buf >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+}  // namespace agora

@@ -1,0 +1,355 @@
+#include <agora/app.hpp>
+#include <agora/local_bus.hpp>
+#include <agora/log.hpp>
+
+#include "runtime/outbox_relay.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_future.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+namespace agora {
+
+namespace {
+
+std::vector<const module_definition*> start_order(const std::vector<module_definition>& all,
+                                                  const std::vector<std::string>& enabled) {
+  std::map<std::string, const module_definition*> by_name;
+  for (const auto& m : all) by_name[m.name] = &m;
+  bool every = std::find(enabled.begin(), enabled.end(), "*") != enabled.end();
+  std::set<std::string> wanted;
+  if (every) {
+    for (const auto& m : all) wanted.insert(m.name);
+  } else {
+    for (const auto& name : enabled) {
+      if (!by_name.count(name))
+        throw std::runtime_error(fmt::format("config: modules.enabled names '{}', which this binary does not ship", name));
+      wanted.insert(name);
+    }
+  }
+  std::vector<const module_definition*> order;
+  std::set<std::string> done, visiting;
+  std::function<void(const std::string&)> visit = [&](const std::string& name) {
+    if (done.count(name)) return;
+    if (visiting.count(name)) throw std::runtime_error(fmt::format("module dependency cycle through '{}'", name));
+    visiting.insert(name);
+    for (const auto& dep : by_name.at(name)->depends_on) {
+      if (!by_name.count(dep)) throw std::runtime_error(fmt::format("module '{}' depends on unknown module '{}'", name, dep));
+      if (wanted.count(dep)) visit(dep);
+    }
+    visiting.erase(name);
+    done.insert(name);
+    order.push_back(by_name.at(name));
+  };
+  for (const auto& m : all)
+    if (wanted.count(m.name)) visit(m.name);
+  return order;
+}
+
+bus::options bus_options(const config::config& c) {
+  bus::options o;
+  o.queue_capacity = static_cast<std::size_t>(c.integer("bus.queue_capacity"));
+  o.on_full = c.string("bus.on_full") == "fail" ? bus::overflow::fail : bus::overflow::block;
+  o.partitions = static_cast<std::size_t>(c.integer("bus.partitions"));
+  o.max_attempts = static_cast<int>(c.integer("bus.max_attempts"));
+  o.backoff_initial = std::chrono::milliseconds(c.integer("bus.backoff_initial_ms"));
+  o.backoff_max = std::chrono::milliseconds(c.integer("bus.backoff_max_ms"));
+  return o;
+}
+
+http::server_options server_options(const config::config& c, int threads) {
+  http::server_options o;
+  o.address = c.string("server.address");
+  o.port = static_cast<std::uint16_t>(c.integer("server.port"));
+  o.io_threads = threads;
+  o.header_limit = static_cast<std::size_t>(c.integer("server.header_limit_bytes"));
+  o.body_limit = static_cast<std::size_t>(c.integer("server.body_limit_bytes"));
+  o.read_timeout = std::chrono::milliseconds(c.integer("server.read_timeout_ms"));
+  o.idle_timeout = std::chrono::milliseconds(c.integer("server.idle_timeout_ms"));
+  o.handler_timeout = std::chrono::milliseconds(c.integer("server.handler_timeout_ms"));
+  o.max_connections = static_cast<std::size_t>(c.integer("server.max_connections"));
+  return o;
+}
+
+template <class T>
+T wait(asio::io_context& io, asio::any_io_executor ex, asio::awaitable<T> a) {
+  return asio::co_spawn(ex, std::move(a), asio::use_future).get();
+}
+
+}  // namespace
+
+struct app::impl {
+  struct running_module {
+    const module_definition* def = nullptr;
+    std::unique_ptr<store::worker> store;
+    std::shared_ptr<runtime::outbox_relay> relay;
+    std::vector<std::unique_ptr<module_context>> contexts;
+    std::vector<std::unique_ptr<module_instance>> instances;
+    std::vector<bus::executor> strands;
+  };
+
+  config::config cfg;
+  std::vector<module_definition> defs;
+  int threads = 1;
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::thread> pool;
+  metrics::registry metrics;
+  std::unique_ptr<bus::bus> bus;
+  http::router router;
+  std::unique_ptr<http::server> server;
+  std::vector<running_module> modules;
+  std::string openapi_doc;
+  std::atomic<bool> is_ready{false};
+  std::atomic<bool> started{false};
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool stop_requested = false;
+  bool in_run = false;
+  bool shut_down = false;
+
+  impl(config::config c, std::vector<module_definition> d) : cfg(std::move(c)), defs(std::move(d)) {}
+
+  void add_core_routes();
+  void shutdown(bool graceful);
+};
+
+void app::impl::add_core_routes() {
+  using http::verb;
+  router.add({verb::get, "/healthz",
+              [](http::request_context&) -> asio::awaitable<http::response> {
+                co_return http::json_response(200, {{"status", "ok"}});
+              },
+              "getHealth", "Liveness: the process is up", "operations", nullptr,
+              {{200, {{"type", "object"}, {"properties", {{"status", {{"type", "string"}}}}}}}}});
+  router.add({verb::get, "/readyz",
+              [this](http::request_context&) -> asio::awaitable<http::response> {
+                if (is_ready.load()) co_return http::json_response(200, {{"status", "ready"}});
+                auto r = http::problem(503, "agora is starting or stopping");
+                co_return r;
+              },
+              "getReadiness", "Readiness: modules started and accepting traffic", "operations", nullptr,
+              {{200, {{"type", "object"}, {"properties", {{"status", {{"type", "string"}}}}}}}}});
+  router.add({verb::get, "/metrics",
+              [this](http::request_context&) -> asio::awaitable<http::response> {
+                http::response res{boost::beast::http::status::ok, 11};
+                res.set(boost::beast::http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+                res.body() = metrics.expose();
+                res.prepare_payload();
+                co_return res;
+              },
+              "getMetrics", "Prometheus metrics", "operations", nullptr,
+              {{200, {{"type", "string"}}}}, {}, {}, "text/plain"});
+  router.add({verb::get, "/openapi.json",
+              [this](http::request_context&) -> asio::awaitable<http::response> {
+                http::response res{boost::beast::http::status::ok, 11};
+                res.set(boost::beast::http::field::content_type, "application/json");
+                res.body() = openapi_doc;
+                res.prepare_payload();
+                co_return res;
+              },
+              "getOpenApi", "This OpenAPI 3.1 document", "operations", nullptr, {{200, {{"type", "object"}}}}});
+  router.add({verb::get, "/v1/admin/bus",
+              [this](http::request_context&) -> asio::awaitable<http::response> {
+                co_return http::json_response(200, bus->stats());
+              },
+              "getBusStats", "Bus queues, consumers and responders", "admin", nullptr, {{200, {{"type", "object"}}}}});
+  router.add({verb::get, "/v1/admin/dead-letters",
+              [this](http::request_context&) -> asio::awaitable<http::response> {
+                nlohmann::json out = nlohmann::json::array();
+                for (const auto& d : bus->dead_letters())
+                  out.push_back({{"seq", d.seq}, {"group", d.group}, {"attempts", d.attempts},
+                                 {"failed_at", d.failed_at}, {"last_error", d.last_error}, {"event", *d.ev}});
+                co_return http::json_response(200, {{"data", out}});
+              },
+              "listDeadLetters", "Events that exhausted their deliveries", "admin", nullptr,
+              {{200, {{"type", "object"}}}}});
+  router.add({verb::post, "/v1/admin/dead-letters/{seq}/replay",
+              [this](http::request_context& ctx) -> asio::awaitable<http::response> {
+                auto text = std::string(ctx.param("seq").value_or(""));
+                std::uint64_t seq = 0;
+                try {
+                  seq = std::stoull(text);
+                } catch (...) {
+                  co_return http::problem(422, "seq must be a dead letter's number", {{"seq", "expected an integer"}});
+                }
+                auto r = bus->replay(seq);
+                if (!r) co_return http::problem(r.err());
+                co_return http::json_response(202, {{"replayed", seq}});
+              },
+              "replayDeadLetter", "Put a dead letter back on its group's queue", "admin", nullptr,
+              {{202, {{"type", "object"}}}}});
+}
+
+app::app(config::config cfg, std::vector<module_definition> modules)
+    : impl_(std::make_unique<impl>(std::move(cfg), std::move(modules))) {
+  std::set<std::string> names;
+  for (const auto& m : impl_->defs)
+    if (!names.insert(m.name).second) throw std::invalid_argument(fmt::format("module '{}' registered twice", m.name));
+}
+
+app::~app() {
+  if (impl_->started.load()) impl_->shutdown(true);
+}
+
+void app::start() {
+  auto& s = *impl_;
+  log::global().set_level(log::level_from_string(s.cfg.string("log.level")));
+  s.threads = static_cast<int>(s.cfg.integer("server.io_threads"));
+  if (s.threads <= 0) s.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  s.work.emplace(s.io.get_executor());
+  for (int i = 0; i < s.threads; ++i) s.pool.emplace_back([&s] { s.io.run(); });
+  s.started = true;
+  try {
+    s.bus = bus::make_local_bus(s.io.get_executor(), bus_options(s.cfg), s.metrics);
+    std::filesystem::path data_dir = s.cfg.string("data_dir");
+    auto order = start_order(s.defs, s.cfg.string_list("modules.enabled"));
+    for (const auto* def : order) {
+      auto& rm = s.modules.emplace_back();
+      rm.def = def;
+      rm.store = std::make_unique<store::worker>(def->name, data_dir / (def->name + ".db"), def->migrations, s.metrics);
+      rm.store->start();
+      rm.relay = std::make_shared<runtime::outbox_relay>(def->name, *rm.store, *s.bus,
+                                                          asio::make_strand(s.io.get_executor()), s.metrics);
+      rm.store->on_outbox([relay = rm.relay] { relay->notify(); });
+      int replicas = static_cast<int>(s.cfg.integer("modules." + def->name + ".replicas"));
+      for (int i = 0; i < replicas; ++i) {
+        auto strand = asio::make_strand(s.io.get_executor());
+        rm.strands.push_back(strand);
+        rm.contexts.push_back(
+            std::make_unique<module_context>(def->name, i, strand, *s.bus, *rm.store, s.metrics, s.cfg));
+        rm.instances.push_back(def->create(*rm.contexts.back()));
+        wait(s.io, strand, rm.instances.back()->start());
+      }
+      log::info("runtime", "module started",
+                {{"module", def->name}, {"replicas", replicas}, {"schema_version", def->migrations.size()}});
+    }
+    s.add_core_routes();
+    route_env env{*s.bus, std::chrono::milliseconds(s.cfg.integer("bus.request_timeout_ms"))};
+    for (const auto& rm : s.modules)
+      for (const auto& make : rm.def->routes) s.router.add(make(env));
+    s.openapi_doc = s.router.openapi("agora", "0.1.0").dump(2);
+    s.server = std::make_unique<http::server>(s.io, server_options(s.cfg, s.threads), s.router, s.metrics);
+    s.server->start();
+    for (auto& rm : s.modules) rm.relay->start();
+    s.is_ready = true;
+    log::info("runtime", fmt::format("listening on {}:{}", s.cfg.string("server.address"), s.server->port()),
+              {{"address", s.cfg.string("server.address")}, {"port", s.server->port()}, {"io_threads", s.threads},
+               {"data_dir", data_dir.string()}});
+  } catch (...) {
+    s.shutdown(false);
+    throw;
+  }
+}
+
+std::uint16_t app::port() const noexcept { return impl_->server ? impl_->server->port() : 0; }
+
+void app::run(bool handle_signals) {
+  auto& s = *impl_;
+  std::optional<asio::signal_set> signals;
+  if (handle_signals) {
+    signals.emplace(s.io, SIGINT, SIGTERM);
+    signals->async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      log::info("runtime", "signal received; shutting down", {{"signal", sig}});
+      {
+        std::lock_guard lock(impl_->mutex);
+        impl_->stop_requested = true;
+      }
+      impl_->cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock lock(s.mutex);
+    s.in_run = true;
+    s.cv.wait(lock, [&] { return s.stop_requested; });
+  }
+  if (signals) {
+    boost::system::error_code ec;
+    signals->cancel(ec);
+  }
+  s.shutdown(true);
+  std::lock_guard lock(s.mutex);
+  s.in_run = false;
+}
+
+void app::stop() {
+  auto& s = *impl_;
+  {
+    std::lock_guard lock(s.mutex);
+    s.stop_requested = true;
+    if (s.in_run) {
+      s.cv.notify_all();
+      return;
+    }
+  }
+  s.shutdown(true);
+}
+
+void app::impl::shutdown(bool graceful) {
+  {
+    std::lock_guard lock(mutex);
+    if (shut_down || !started.load()) return;
+    shut_down = true;
+  }
+  is_ready = false;
+  auto deadline = bus::clock::now() + std::chrono::milliseconds(cfg.integer("shutdown.deadline_ms"));
+  auto ex = io.get_executor();
+  try {
+    if (server) wait(io, ex, server->shutdown(graceful ? deadline : bus::clock::now()));
+    if (graceful) {
+      for (auto& rm : modules) {
+        bool flushed = wait(io, ex, rm.relay->flush(deadline));
+        if (!flushed) log::warn("runtime", "outbox not empty at shutdown; it is published at the next start", {{"module", rm.def->name}});
+      }
+    }
+    if (bus) wait(io, ex, bus->drain(graceful ? deadline : bus::clock::now()));
+    for (auto it = modules.rbegin(); it != modules.rend(); ++it) {
+      if (it->relay) wait(io, ex, it->relay->stop());
+      for (std::size_t i = it->instances.size(); i-- > 0;) wait(io, it->strands[i], it->instances[i]->stop());
+    }
+  } catch (const std::exception& e) {
+    log::error("runtime", "error during shutdown", {{"error", e.what()}});
+  }
+  for (auto it = modules.rbegin(); it != modules.rend(); ++it) {
+    if (it->store) it->store->stop();
+    log::info("runtime", "module stopped", {{"module", it->def->name}});
+  }
+  work.reset();
+  io.stop();
+  for (auto& t : pool)
+    if (t.joinable()) t.join();
+  pool.clear();
+  log::info("runtime", "stopped");
+}
+
+bool app::ready() const noexcept { return impl_->is_ready.load(); }
+bus::bus& app::message_bus() { return *impl_->bus; }
+metrics::registry& app::metrics() { return impl_->metrics; }
+const config::config& app::settings() const { return impl_->cfg; }
+
+std::vector<config::setting> all_settings(const std::vector<module_definition>& modules) {
+  auto out = config::core_settings();
+  for (const auto& m : modules) {
+    std::string prefix = "modules." + m.name + ".";
+    out.push_back({prefix + "replicas", config::type::integer, m.replicas, "Replicas of the " + m.name + " module", 1, 64, {}});
+    for (auto s : m.settings) {
+      s.key = prefix + s.key;
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+}  // namespace agora

@@ -1,0 +1,231 @@
+#include <agora/store.hpp>
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <chrono>
+
+namespace agora::store {
+
+namespace {
+
+[[noreturn]] void fail(sqlite3* db, int rc, std::string_view what) {
+  throw sqlite_error(rc, fmt::format("{}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+}
+
+// The core's own tables in every module database; versioned apart from the module's.
+constexpr std::string_view core_schema = R"sql(
+CREATE TABLE IF NOT EXISTS _agora_migrations (
+  version    INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL,
+  applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE IF NOT EXISTS _agora_outbox (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  event      TEXT NOT NULL,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE IF NOT EXISTS _agora_inbox (
+  consumer_group TEXT NOT NULL,
+  event_id       TEXT NOT NULL,
+  handled_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  PRIMARY KEY (consumer_group, event_id)
+) WITHOUT ROWID;
+)sql";
+
+}  // namespace
+
+statement::~statement() { sqlite3_finalize(stmt_); }
+
+statement& statement::bind(int index, std::int64_t v) {
+  if (int rc = sqlite3_bind_int64(stmt_, index, v); rc != SQLITE_OK) fail(db_, rc, "bind");
+  return *this;
+}
+statement& statement::bind(int index, double v) {
+  if (int rc = sqlite3_bind_double(stmt_, index, v); rc != SQLITE_OK) fail(db_, rc, "bind");
+  return *this;
+}
+statement& statement::bind(int index, std::string_view v) {
+  if (int rc = sqlite3_bind_text64(stmt_, index, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+      rc != SQLITE_OK)
+    fail(db_, rc, "bind");
+  return *this;
+}
+statement& statement::bind(int index, std::nullptr_t) {
+  if (int rc = sqlite3_bind_null(stmt_, index); rc != SQLITE_OK) fail(db_, rc, "bind");
+  return *this;
+}
+
+bool statement::step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  sqlite3_reset(stmt_);
+  fail(db_, rc, "step");
+}
+
+std::int64_t statement::int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+double statement::real(int col) const { return sqlite3_column_double(stmt_, col); }
+std::string statement::text(int col) const {
+  auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+}
+std::optional<std::string> statement::opt_text(int col) const {
+  if (is_null(col)) return std::nullopt;
+  return text(col);
+}
+std::optional<std::int64_t> statement::opt_int64(int col) const {
+  if (is_null(col)) return std::nullopt;
+  return int64(col);
+}
+bool statement::is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+void statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+database::database(std::filesystem::path file, std::string module, std::span<const migration> migrations,
+                   metrics::registry* metrics)
+    : file_(std::move(file)), module_(std::move(module)) {
+  if (metrics) {
+    tx_duration_ = &metrics->histogram_of("agora_store_transaction_duration_seconds",
+                                          "Time from BEGIN to COMMIT of a module's store transaction",
+                                          {{"module", module_}});
+    tx_failures_ = &metrics->counter_of("agora_store_transaction_failures_total",
+                                        "Store transactions rolled back", {{"module", module_}});
+  }
+  std::error_code ec;
+  if (file_.has_parent_path()) std::filesystem::create_directories(file_.parent_path(), ec);
+  int rc = sqlite3_open_v2(file_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw open_error(fmt::format("cannot open {} database '{}': {}", module_, file_.string(), msg));
+  }
+  try {
+    sqlite3_busy_timeout(db_, 5000);
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=NORMAL");
+    exec("PRAGMA foreign_keys=ON");
+    migrate(migrations);
+  } catch (const sqlite_error& e) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw open_error(fmt::format("{} database '{}': {}", module_, file_.string(), e.what()));
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+database::~database() {
+  cache_.clear();
+  if (db_) sqlite3_close(db_);
+}
+
+statement& database::prepare(std::string_view sql) {
+  auto it = cache_.find(std::string(sql));
+  if (it != cache_.end()) {
+    it->second->reset();
+    return *it->second;
+  }
+  sqlite3_stmt* s = nullptr;
+  if (int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &s,
+                                  nullptr);
+      rc != SQLITE_OK)
+    fail(db_, rc, "prepare");
+  auto [pos, _] = cache_.emplace(std::string(sql), std::make_unique<statement>(db_, s));
+  return *pos->second;
+}
+
+void database::exec(std::string_view sql) {
+  std::string text(sql);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    throw sqlite_error(rc, msg);
+  }
+}
+
+std::int64_t database::changes() const { return sqlite3_changes64(db_); }
+
+void database::begin() {
+  prepare("BEGIN IMMEDIATE").run();
+  depth_ = 1;
+  pending_events_ = false;
+  tx_start_ = std::chrono::steady_clock::now();
+}
+
+void database::commit() {
+  prepare("COMMIT").run();
+  depth_ = 0;
+  if (pending_events_) committed_events_ = true;
+  pending_events_ = false;
+  if (tx_duration_)
+    tx_duration_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - tx_start_).count());
+}
+
+void database::rollback() {
+  depth_ = 0;
+  pending_events_ = false;
+  if (tx_failures_) tx_failures_->inc();
+  if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void database::migrate(std::span<const migration> migrations) {
+  exec(core_schema);
+  int known = 0;
+  for (const auto& m : migrations) {
+    if (m.version != known + 1)
+      throw open_error(fmt::format("{} migrations are not numbered 1, 2, 3...: found {} after {}", module_,
+                                   m.version, known));
+    known = m.version;
+  }
+  auto& q = prepare("SELECT COALESCE(MAX(version), 0) FROM _agora_migrations");
+  q.step();
+  version_ = static_cast<int>(q.int64(0));
+  q.reset();
+  if (version_ > known)
+    throw open_error(fmt::format(
+        "{} database '{}' has schema version {} but this binary knows only up to {}: it was written by a newer "
+        "agora; use that version or another --data-dir",
+        module_, file_.string(), version_, known));
+  for (const auto& m : migrations) {
+    if (m.version <= version_) continue;
+    try {
+      transaction([&] {
+        exec(m.sql);
+        prepare("INSERT INTO _agora_migrations(version, name) VALUES (?, ?)").bind_all(m.version, m.name).run();
+      });
+    } catch (const sqlite_error& e) {
+      throw open_error(fmt::format("{} migration {} ({}) failed: {}", module_, m.version, m.name, e.what()));
+    }
+    version_ = m.version;
+  }
+}
+
+void database::enqueue_event(const bus::event& ev) {
+  prepare("INSERT INTO _agora_outbox(event) VALUES (?)").bind(1, nlohmann::json(ev).dump()).run();
+  pending_events_ = true;
+}
+
+bool database::claim_event(std::string_view group, std::string_view event_id) {
+  prepare("INSERT OR IGNORE INTO _agora_inbox(consumer_group, event_id) VALUES (?, ?)")
+      .bind_all(group, event_id)
+      .run();
+  return changes() == 1;
+}
+
+bool database::take_outbox_signal() noexcept {
+  bool r = committed_events_;
+  committed_events_ = false;
+  return r;
+}
+
+}  // namespace agora::store
