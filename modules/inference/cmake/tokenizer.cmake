@@ -21,7 +21,7 @@ if(AGORA_BUILD_TESTS)
   add_executable(agora_tokenizer_test tests/tokenizer_test.cpp)
   target_include_directories(agora_tokenizer_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
   target_link_libraries(agora_tokenizer_test PRIVATE agora_tokenizer agora_catch_main nlohmann_json::nlohmann_json)
-  catch_discover_tests(agora_tokenizer_test)
+  catch_discover_tests(agora_tokenizer_test TEST_PREFIX "inference.tokenizer.")
 
   find_program(NODE node)
   find_program(NPM npm)
