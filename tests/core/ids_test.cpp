@@ -1,0 +1,29 @@
+#include <agora/ids.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <set>
+
+TEST_CASE("ids carry their prefix, are unique and sort by creation time", "[ids]") {
+  std::set<std::string> seen;
+  std::string prev;
+  for (int i = 0; i < 10000; ++i) {
+    auto id = agora::new_id("prod");
+    REQUIRE(id.rfind("prod_", 0) == 0);
+    REQUIRE(id.size() == 5 + 26);
+    REQUIRE(seen.insert(id).second);
+    REQUIRE(id.substr(5, 10) >= prev);
+    prev = id.substr(5, 10);
+  }
+}
+
+TEST_CASE("cursors round-trip and malformed ones decode to nothing", "[ids]") {
+  for (std::string s : {"", "a", "ab", "abc", "prod_01H|2026-01-01T00:00:00Z", "\xff\x00\x10"})
+    CHECK(agora::decode_cursor(agora::encode_cursor(s)) == s);
+  CHECK(agora::decode_cursor("not a cursor!").empty());
+}
+
+TEST_CASE("times are RFC 3339 UTC with milliseconds", "[ids]") {
+  auto t = agora::to_rfc3339(std::chrono::system_clock::time_point{std::chrono::milliseconds(1700000000123)});
+  CHECK(t == "2023-11-14T22:13:20.123Z");
+}
