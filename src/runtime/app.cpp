@@ -244,7 +244,9 @@ void app::start() {
     s.server->start();
     for (auto& rm : s.modules) rm.relay->start();
     s.is_ready = true;
-    log::info("runtime", fmt::format("listening on {}:{}", s.cfg.string("server.address"), s.server->port()),
+    // Always written, whatever the level: scripts and people read the port from it.
+    log::global().write(log::level::info, "runtime",
+                        fmt::format("listening on {}:{}", s.cfg.string("server.address"), s.server->port()),
               {{"address", s.cfg.string("server.address")}, {"port", s.server->port()}, {"io_threads", s.threads},
                {"data_dir", data_dir.string()}});
   } catch (...) {
