@@ -334,6 +334,7 @@ struct tokenizer::impl {
   std::vector<std::string> id_to_token;
   std::vector<std::uint8_t> flags;
   std::vector<added_token> added;
+  token_map added_ids;
   std::vector<trie_node> trie;
   std::array<bool, 256> trie_first_byte{};
 
@@ -361,17 +362,17 @@ struct tokenizer::impl {
   }
 
   std::optional<std::int32_t> lookup(std::string_view token) const {
-    for (const auto& a : added) {
-      if (a.content == token) return a.id;
-    }
+    if (const auto it = added_ids.find(token); it != added_ids.end()) return it->second;
     return model->token_id(token);
   }
 
   void build_trie() {
     trie.assign(1, trie_node{});
     trie_first_byte.fill(false);
+    added_ids.clear();
     for (std::size_t i = 0; i < added.size(); ++i) {
       const auto& a = added[i];
+      added_ids.insert_or_assign(a.content, a.id);
       if (a.content.empty() || (a.special && !opts.parse_special)) continue;
       std::int32_t node = 0;
       for (const char c : a.content) {
@@ -910,6 +911,7 @@ void load_config(tokenizer::impl& t, const reader& r, const json& config) {
       t.set_token(id, token.content, token.special ? flag_added | flag_special : flag_added);
     }
   }
+  t.build_trie();
   const auto mark_special = [&](const std::string& token, std::string_view field) {
     const auto id = t.lookup(token);
     if (!id) r.fail(field, fmt::format("'{}' is not in the vocabulary", token));

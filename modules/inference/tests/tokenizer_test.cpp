@@ -217,6 +217,20 @@ TEST_CASE("SentencePiece BPE: prepended ▁, merges, byte fallback and BOS", "[i
   CHECK(t.decode(ids{15, 3, 13}) == "hi\n h");
 }
 
+TEST_CASE("the Metaspace pre-tokenizer and decoder form of SentencePiece BPE", "[inference][tokenizer]") {
+  auto j = sentencepiece_json();
+  j["normalizer"] = nullptr;
+  j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", "first"}, {"split", true}};
+  j["decoder"] = {{"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", "first"}, {"split", true}};
+  const auto t = load(j);
+  CHECK(t.encode("hi hi") == ids{15, 15});
+  CHECK(t.encode("<s>hi") == ids{1, 14});
+  CHECK(t.decode(ids{15, 15}) == "hi hi");
+
+  j["pre_tokenizer"]["prepend_scheme"] = "always";
+  CHECK(load(j).encode("<s>hi") == ids{1, 15});
+}
+
 TEST_CASE("decode skips ids outside the vocabulary and repairs broken UTF-8", "[inference][tokenizer]") {
   const auto t = load(sentencepiece_json());
   CHECK(t.decode(ids{15, -1, 99999}) == "hi");
