@@ -80,6 +80,16 @@ struct section {
 };
 
 // Reading a JSON document with errors that name the file and the field.
+std::string escape_regex(std::string_view literal) {
+  std::string out;
+  for (const char c : literal) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x80 && std::isalnum(byte) == 0) out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
 class reader {
  public:
   explicit reader(std::string_view file) : file_(file) {}
@@ -152,7 +162,7 @@ class reader {
     if (const auto it = p.find("String"); it != p.end() && it->is_string()) {
       const auto s = it->get<std::string>();
       if (literal != nullptr) *literal = s;
-      return regex("\\Q" + s + "\\E", path);
+      return regex(escape_regex(s), path);
     }
     if (const auto it = p.find("Regex"); it != p.end() && it->is_string()) {
       return regex(it->get<std::string>(), path);

@@ -144,6 +144,14 @@ TEST_CASE("the split regex isolates contractions, letters, digit triples and spa
   CHECK(t.encode("héllo 🤖").size() == std::string("héllo 🤖").size());
 }
 
+TEST_CASE("a Split with a String pattern matches the string literally", "[inference][tokenizer]") {
+  auto j = byte_level_json({{"a", "b"}});
+  j["pre_tokenizer"]["pretokenizers"][0] = {{"type", "Split"}, {"pattern", {{"String", "."}}}, {"behavior", "Removed"}};
+  const auto t = load(j);
+  CHECK(t.encode("ab.ab") == ids{id_of(t, "ab"), id_of(t, "ab")});
+  CHECK(t.encode("axb") == ids{'a', 'x', 'b'});
+}
+
 TEST_CASE("added tokens split the input before BPE sees it", "[inference][tokenizer]") {
   const auto t = load(byte_level_json({{"a", "b"}}));
   const auto begin = *t.token_id("<|begin|>");
