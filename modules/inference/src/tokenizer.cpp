@@ -67,7 +67,7 @@ struct decoder_step {
   prepend_scheme scheme = prepend_scheme::always;
 };
 
-struct span {
+struct split_span {
   std::size_t begin;
   std::size_t end;
   bool delimiter;
@@ -170,8 +170,6 @@ class reader {
     fail(path, "expected {\"String\": ...} or {\"Regex\": ...}");
   }
 
-  std::string_view file() const { return file_; }
-
  private:
   std::string file_;
 };
@@ -273,7 +271,7 @@ std::string metaspace_replacement(const reader& r, const json& step, std::string
 // library's SplitDelimiterBehavior does.
 void split_piece(std::string_view piece, const split_regex& regex, split_behavior behavior, bool invert,
                  std::vector<std::string>& out) {
-  std::vector<span> spans;
+  std::vector<split_span> spans;
   std::size_t last = 0;
   for (const auto& [b, e] : regex.matches(piece)) {
     if (b > last) spans.push_back({last, b, invert});
