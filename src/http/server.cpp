@@ -1,0 +1,618 @@
+#include <agora/http.hpp>
+
+#include "http/codec.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <array>
+#include <cctype>
+#include <optional>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <unordered_map>
+
+namespace agora::http {
+
+namespace {
+
+using tcp = asio::ip::tcp;
+namespace bhttp = beast::http;
+using clock = std::chrono::steady_clock;
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t read_chunk = 8192;
+constexpr std::size_t linger_budget = 1024 * 1024;
+constexpr std::chrono::milliseconds linger_time{500};
+constexpr std::chrono::milliseconds shutdown_grace{1000};
+
+constexpr std::string_view requests_total = "agora_http_requests_total";
+constexpr std::string_view requests_help = "HTTP requests answered, by method, route pattern and status";
+constexpr std::string_view duration_name = "agora_http_request_duration_seconds";
+constexpr std::string_view duration_help = "Time from a complete request to its written response";
+
+std::string method_label(verb v) {
+  if (v == verb::unknown) return "OTHER";
+  return std::string(bhttp::to_string(v));
+}
+
+// The instruments of one (method, route) pair, resolved once; a status's counter is
+// registered on first use and then read without a lock.
+struct route_stats {
+  route_stats(metrics::registry& reg, std::string method, std::string route)
+      : registry(reg),
+        method(std::move(method)),
+        route(std::move(route)),
+        duration(&reg.histogram_of(duration_name, duration_help, {{"method", this->method}, {"route", this->route}})),
+        by_status(new std::atomic<metrics::counter*>[500]) {
+    for (std::size_t i = 0; i < 500; ++i) by_status[i].store(nullptr, std::memory_order_relaxed);
+  }
+
+  void record(int status, double seconds) {
+    if (status < 100 || status > 599) status = 500;
+    auto& slot = by_status[static_cast<std::size_t>(status - 100)];
+    metrics::counter* c = slot.load(std::memory_order_acquire);
+    if (!c) {
+      c = &registry.counter_of(requests_total, requests_help,
+                               {{"method", method}, {"route", route}, {"status", std::to_string(status)}});
+      slot.store(c, std::memory_order_release);
+    }
+    c->inc();
+    duration->observe(seconds);
+  }
+
+  metrics::registry& registry;
+  std::string method;
+  std::string route;
+  metrics::histogram* duration;
+  std::unique_ptr<std::atomic<metrics::counter*>[]> by_status;
+};
+
+// A route with its filter chain bound once: chain[i] runs filter i with chain[i + 1]
+// as `next`; the last entry is the handler.
+struct route_state {
+  route_state(const route& r, const std::vector<filter>& filters, metrics::registry& reg)
+      : r(r), stats(reg, method_label(r.method), r.pattern) {
+    chain.resize(filters.size() + 1);
+    chain.back() = r.fn;
+    for (std::size_t i = filters.size(); i-- > 0;) {
+      const filter* f = &filters[i];
+      const next_fn* next = &chain[i + 1];
+      chain[i] = [f, next](request_context& ctx) { return (*f)(ctx, *next); };
+    }
+  }
+
+  const route& r;
+  route_stats stats;
+  std::vector<next_fn> chain;
+};
+
+bool expects_continue(const request& req) {
+  if (req.version() < 11) return false;
+  auto it = req.find(bhttp::field::expect);
+  if (it == req.end()) return false;
+  std::string_view v = it->value();
+  constexpr std::string_view token = "100-continue";
+  if (v.size() != token.size()) return false;
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(v[i])) != token[i]) return false;
+  return true;
+}
+
+bool status_without_body(int status) { return (status >= 100 && status < 200) || status == 204 || status == 304; }
+
+std::string allow_header(const std::vector<verb>& allow) {
+  std::string out;
+  for (verb v : allow) {
+    if (!out.empty()) out.append(", ");
+    out.append(bhttp::to_string(v));
+  }
+  return out;
+}
+
+}  // namespace
+
+struct server::impl : std::enable_shared_from_this<impl> {
+  struct connection : std::enable_shared_from_this<connection> {
+    connection(tcp::socket socket, std::shared_ptr<impl> owner)
+        : stream(std::move(socket)), handler_timer(stream.get_executor()), server(std::move(owner)) {}
+
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer;
+    asio::steady_timer handler_timer;
+    asio::cancellation_signal cancel;
+    std::shared_ptr<impl> server;
+    std::string request_id;   // capacity reused across requests
+    std::string traceparent;
+    std::uint64_t handler_generation = 0;
+    bool in_handler = false;
+    bool handler_timed_out = false;
+    bool idle = false;
+  };
+
+  impl(asio::io_context& io, server_options opts, const router& r, metrics::registry& m)
+      : io_(io), opts_(std::move(opts)), router_(r), metrics_(m), acceptor_(asio::make_strand(io)) {
+    auto reason_counter = [&](std::string_view reason) {
+      return &m.counter_of("agora_http_rejected_total", "Connections or requests refused before a handler ran",
+                           {{"reason", std::string(reason)}});
+    };
+    rejected_header_ = reason_counter("header_too_large");
+    rejected_body_ = reason_counter("body_too_large");
+    rejected_timeout_ = reason_counter("timeout");
+    rejected_connections_ = reason_counter("too_many_connections");
+    // Shared instruments, so that several servers on one registry add up.
+    connections_gauge_ = &m.gauge_of("agora_http_connections", "Open HTTP connections");
+    in_flight_gauge_ = &m.gauge_of("agora_http_requests_in_flight", "HTTP requests being handled");
+  }
+
+  void build_routes() {
+    filters_ = router_.filters();
+    routes_.clear();
+    by_route_.clear();
+    routes_.reserve(router_.routes().size());
+    for (const auto& r : router_.routes()) {
+      routes_.push_back(std::make_unique<route_state>(*r, filters_, metrics_));
+      by_route_.emplace(r.get(), routes_.back().get());
+    }
+  }
+
+  route_stats& unmatched_stats(verb v) {
+    std::size_t index = static_cast<std::size_t>(v);
+    if (index >= unmatched_.size()) index = 0;
+    route_stats* s = unmatched_[index].load(std::memory_order_acquire);
+    if (s) return *s;
+    std::lock_guard lock(unmatched_mutex_);
+    s = unmatched_[index].load(std::memory_order_acquire);
+    if (!s) {
+      unmatched_storage_.push_back(
+          std::make_unique<route_stats>(metrics_, method_label(index == 0 ? verb::unknown : v), "unmatched"));
+      s = unmatched_storage_.back().get();
+      unmatched_[index].store(s, std::memory_order_release);
+    }
+    return *s;
+  }
+
+  void start() {
+    build_routes();
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(opts_.address, ec);
+    if (ec) throw std::system_error(ec, "http: bad listen address '" + opts_.address + "'");
+    tcp::endpoint endpoint{address, opts_.port};
+    auto where = [&] { return "http: cannot listen on " + opts_.address + ":" + std::to_string(opts_.port); };
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      throw std::system_error(ec, where());
+    }
+    port_ = acceptor_.local_endpoint().port();
+    tasks_.fetch_add(1);
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(shared_from_this()), [self = shared_from_this()](std::exception_ptr e) {
+      self->tasks_.fetch_sub(1);
+      if (e) log::error("http", "accept loop failed");
+    });
+  }
+
+  asio::awaitable<void> accept_loop(std::shared_ptr<impl> self) {
+    asio::steady_timer backoff(acceptor_.get_executor());
+    for (;;) {
+      auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(io_), use_tuple);
+      if (stopping_.load() || !acceptor_.is_open()) break;
+      if (ec) {
+        if (ec == asio::error::operation_aborted) break;
+        // Out of descriptors or a transient network error: back off instead of spinning.
+        log::warn("http", "accept failed", {{"error", ec.message()}});
+        backoff.expires_after(std::chrono::milliseconds(20));
+        co_await backoff.async_wait(use_tuple);
+        continue;
+      }
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      tasks_.fetch_add(1);
+      if (connections_.load() >= opts_.max_connections) {
+        rejected_connections_->inc();
+        auto exec = socket.get_executor();
+        asio::co_spawn(exec, reject(self, beast::tcp_stream(std::move(socket))),
+                       [self](std::exception_ptr) { self->tasks_.fetch_sub(1); });
+        continue;
+      }
+      connections_.fetch_add(1);
+      connections_gauge_->add(1);
+      auto c = std::make_shared<connection>(std::move(socket), self);
+      {
+        std::lock_guard lock(connections_mutex_);
+        open_.emplace(c.get(), c);
+      }
+      auto exec = c->stream.get_executor();
+      asio::co_spawn(exec, serve(c), asio::bind_cancellation_slot(c->cancel.slot(), [self, raw = c.get()](std::exception_ptr e) {
+                       {
+                         std::lock_guard lock(self->connections_mutex_);
+                         self->open_.erase(raw);
+                       }
+                       self->connections_.fetch_sub(1);
+                       self->connections_gauge_->add(-1);
+                       self->tasks_.fetch_sub(1);
+                       if (e) log::error("http", "connection failed unexpectedly");
+                     }));
+    }
+  }
+
+  asio::awaitable<void> reject(std::shared_ptr<impl> self, beast::tcp_stream stream) {
+    response res = problem(503, "the server has too many open connections");
+    res.keep_alive(false);
+    stamp(res, detail::make_request_id(), detail::continue_traceparent({}));
+    stream.expires_after(linger_time);
+    auto [ec, n] = co_await bhttp::async_write(stream, res, use_tuple);
+    if (!ec) co_await linger_close(stream);
+  }
+
+  // Half-closes, then reads and drops what the client still sends for a short while,
+  // so that a client still writing its request reads our answer instead of a reset.
+  static asio::awaitable<void> linger_close(beast::tcp_stream& stream) {
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    std::array<char, 4096> sink;
+    std::size_t drained = 0;
+    stream.expires_after(linger_time);
+    while (!ec && drained < linger_budget) {
+      auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+      ec = rec;
+      drained += n;
+    }
+    stream.close();
+  }
+
+  static void stamp(response& res, std::string_view request_id, std::string_view traceparent) {
+    res.set("X-Request-Id", request_id);
+    res.set("traceparent", traceparent);
+    res.set(bhttp::field::date, detail::http_date());
+  }
+
+  enum class read_outcome { request, closed, rejected };
+
+  asio::awaitable<void> serve(std::shared_ptr<connection> c) {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    bool first = true;
+    for (;;) {
+      if (c->buffer.size() == 0) {
+        if (stopping_.load()) break;
+        c->idle = true;
+        c->stream.expires_after(first ? opts_.read_timeout : opts_.idle_timeout);
+        auto [ec, n] = co_await c->stream.async_read_some(c->buffer.prepare(read_chunk), use_tuple);
+        c->idle = false;
+        if (ec) {
+          if (ec == beast::error::timeout && first) rejected_timeout_->inc();
+          break;
+        }
+        c->buffer.commit(n);
+      }
+      first = false;
+
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(opts_.header_limit, UINT32_MAX)));
+      parser.body_limit(opts_.body_limit);
+      parser.eager(true);
+      c->stream.expires_after(opts_.read_timeout);
+      auto outcome = co_await read_request(*c, parser);
+      if (outcome != read_outcome::request) break;
+
+      c->stream.expires_never();
+      bool keep_alive = co_await respond(*c, parser.get());
+      if (!keep_alive) {
+        boost::system::error_code ignored;
+        c->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        break;
+      }
+    }
+    c->stream.close();
+  }
+
+  asio::awaitable<read_outcome> read_request(connection& c, bhttp::request_parser<bhttp::string_body>& parser) {
+    bool sent_continue = false;
+    boost::system::error_code ec;
+    for (;;) {
+      if (c.buffer.size() > 0) {
+        std::size_t used = parser.put(c.buffer.data(), ec);
+        c.buffer.consume(used);
+        if (ec == bhttp::error::need_more) ec = {};
+        if (ec) break;
+        if (parser.is_done()) co_return read_outcome::request;
+      }
+      if (!sent_continue && parser.is_header_done() && expects_continue(parser.get())) {
+        sent_continue = true;
+        static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+        auto [wec, wn] = co_await asio::async_write(c.stream, asio::buffer(continue_line), use_tuple);
+        if (wec) co_return read_outcome::closed;
+      }
+      auto [rec, n] = co_await c.stream.async_read_some(c.buffer.prepare(read_chunk), use_tuple);
+      if (rec) {
+        if (rec == beast::error::timeout) rejected_timeout_->inc();
+        co_return read_outcome::closed;
+      }
+      c.buffer.commit(n);
+    }
+
+    int status = 400;
+    std::string_view detail = "the request is not valid HTTP/1.1";
+    if (ec == bhttp::error::header_limit) {
+      status = 431;
+      detail = "the request header is larger than the server accepts";
+      rejected_header_->inc();
+    } else if (ec == bhttp::error::body_limit) {
+      status = 413;
+      detail = "the request body is larger than the server accepts";
+      rejected_body_->inc();
+    }
+    const request& req = parser.get();
+    auto start = clock::now();
+    std::string_view target = req.target();
+    std::string_view path = target.substr(0, target.find('?'));
+    route_stats* stats = &unmatched_stats(req.method());
+    if (parser.is_header_done()) {
+      auto m = router_.find(req.method(), path);
+      if (m.r) stats = &by_route_.at(m.r)->stats;
+    }
+    auto id = req.find("X-Request-Id");
+    std::string request_id = id != req.end() && detail::is_valid_request_id(id->value())
+                                 ? std::string(id->value())
+                                 : detail::make_request_id();
+    auto tp = req.find("traceparent");
+    std::string traceparent = detail::continue_traceparent(tp != req.end() ? std::string_view(tp->value()) : std::string_view{});
+    response res = problem(status, detail);
+    res.keep_alive(false);
+    stamp(res, request_id, traceparent);
+    c.stream.expires_after(opts_.read_timeout);
+    co_await bhttp::async_write(c.stream, res, use_tuple);
+    finish(*stats, req.method(), path, res, start, log::trace{std::move(request_id), std::move(traceparent)});
+    co_await linger_close(c.stream);
+    co_return read_outcome::rejected;
+  }
+
+  // Runs one request through routing, body checks, filters and handler; writes the
+  // response. Returns whether the connection stays open.
+  asio::awaitable<bool> respond(connection& c, request& req) {
+    auto start = clock::now();
+    in_flight_gauge_->add(1);
+
+    std::string_view target = req.target();
+    std::size_t qmark = target.find('?');
+    std::string_view path = target.substr(0, qmark);
+
+    request_context ctx{req, path, {}, {}, {}, {}, nullptr};
+    c.request_id.clear();
+    c.traceparent.clear();
+    ctx.tr.request_id = std::move(c.request_id);
+    ctx.tr.traceparent = std::move(c.traceparent);
+    auto id = req.find("X-Request-Id");
+    if (id != req.end() && detail::is_valid_request_id(id->value()))
+      ctx.tr.request_id.assign(id->value());
+    else
+      ctx.tr.request_id = detail::make_request_id();
+    auto tp = req.find("traceparent");
+    ctx.tr.traceparent = detail::continue_traceparent(tp != req.end() ? std::string_view(tp->value()) : std::string_view{});
+
+    auto m = router_.find(req.method(), path);
+    route_state* rs = m.r ? by_route_.at(m.r) : nullptr;
+    response res;
+    if (!rs) {
+      if (!m.allow.empty()) {
+        std::string allow = allow_header(m.allow);
+        res = problem(405, "this path accepts only " + allow);
+        res.set(bhttp::field::allow, allow);
+      } else {
+        res = problem(404, "no route matches this path");
+      }
+    } else {
+      ctx.matched = m.r;
+      ctx.params = std::move(m.params);
+      if (qmark != std::string_view::npos) detail::parse_query(target.substr(qmark + 1), ctx.query);
+      std::optional<response> refused = parse_body(ctx);
+      if (refused)
+        res = std::move(*refused);
+      else
+        res = co_await invoke(c, *rs, ctx);
+    }
+
+    const bool keep_alive = req.keep_alive() && !stopping_.load();
+    res.version(req.version());
+    res.keep_alive(keep_alive);
+    stamp(res, ctx.tr.request_id, ctx.tr.traceparent);
+    if (status_without_body(res.result_int())) {
+      res.body().clear();
+      res.erase(bhttp::field::content_length);
+    } else {
+      res.content_length(res.body().size());
+    }
+
+    c.stream.expires_after(opts_.read_timeout);
+    auto [ec, n] = co_await bhttp::async_write(c.stream, res, use_tuple);
+    in_flight_gauge_->add(-1);
+    finish(rs ? rs->stats : unmatched_stats(req.method()), req.method(), path, res, start, ctx.tr);
+    c.request_id = std::move(ctx.tr.request_id);
+    c.traceparent = std::move(ctx.tr.traceparent);
+    co_return keep_alive && !ec;
+  }
+
+  std::optional<response> parse_body(request_context& ctx) {
+    if (ctx.matched->request_schema.is_null()) return std::nullopt;
+    auto type = ctx.req.find(bhttp::field::content_type);
+    if (type == ctx.req.end() || !detail::is_json_media_type(type->value()))
+      return problem(415, "this route takes an application/json body");
+    try {
+      ctx.body = nlohmann::json::parse(ctx.req.body());
+    } catch (const nlohmann::json::parse_error& e) {
+      std::string where = "malformed JSON at byte " + std::to_string(e.byte);
+      return problem(400, "the request body is not valid JSON (" + where + ")", {{"body", where}});
+    }
+    return std::nullopt;
+  }
+
+  asio::awaitable<response> invoke(connection& c, route_state& rs, request_context& ctx) {
+    const std::uint64_t generation = ++c.handler_generation;
+    c.in_handler = true;
+    c.handler_timed_out = false;
+    c.handler_timer.expires_after(opts_.handler_timeout);
+    c.handler_timer.async_wait([conn = c.shared_from_this(), generation](boost::system::error_code ec) {
+      if (ec || !conn->in_handler || conn->handler_generation != generation) return;
+      conn->handler_timed_out = true;
+      conn->cancel.emit(asio::cancellation_type::terminal);
+    });
+
+    std::optional<response> res;
+    std::string failure;
+    try {
+      res = co_await rs.chain.front()(ctx);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    } catch (...) {
+      failure = "unknown exception";
+    }
+    c.in_handler = false;
+    c.handler_timer.cancel();
+
+    if (c.handler_timed_out) {
+      co_await asio::this_coro::reset_cancellation_state();
+      log::warn("http", "handler timed out", {{"route", rs.r.pattern}}, &ctx.tr);
+      co_return problem(504, "the request took longer than the server allows");
+    }
+    if (!res) {
+      log::error("http", "handler failed", {{"route", rs.r.pattern}, {"error", failure}}, &ctx.tr);
+      co_return problem(500, "internal error");
+    }
+    co_return std::move(*res);
+  }
+
+  void finish(route_stats& stats, verb method, std::string_view path, const response& res, clock::time_point start,
+              const log::trace& tr) {
+    const double seconds = std::chrono::duration<double>(clock::now() - start).count();
+    stats.record(res.result_int(), seconds);
+    auto& logger = log::global();
+    if (!logger.enabled(log::level::info)) return;
+    logger.write(log::level::info, "http", "request",
+                 {{"method", method == verb::unknown ? std::string_view{"OTHER"} : std::string_view(bhttp::to_string(method))},
+                  {"route", stats.route},
+                  {"path", path},
+                  {"status", res.result_int()},
+                  {"duration_ms", seconds * 1000.0},
+                  {"bytes", res.body().size()}},
+                 &tr);
+  }
+
+  template <class Fn>
+  void for_each_connection(Fn fn) {
+    std::vector<std::shared_ptr<connection>> open;
+    {
+      std::lock_guard lock(connections_mutex_);
+      open.reserve(open_.size());
+      for (auto& [raw, weak] : open_)
+        if (auto c = weak.lock()) open.push_back(std::move(c));
+    }
+    for (auto& c : open) asio::post(c->stream.get_executor(), [c, fn] { fn(*c); });
+  }
+
+  void stop_accepting() {
+    stopping_.store(true);
+    asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+      boost::system::error_code ignored;
+      self->acceptor_.close(ignored);
+    });
+  }
+
+  void close_all() {
+    for_each_connection([](connection& c) {
+      c.cancel.emit(asio::cancellation_type::terminal);
+      c.stream.close();
+    });
+  }
+
+  asio::awaitable<void> shutdown(clock::time_point deadline) {
+    auto self = shared_from_this();
+    stop_accepting();
+    for_each_connection([](connection& c) {
+      if (c.idle) c.stream.close();
+    });
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    auto wait_until = [&](clock::time_point until) -> asio::awaitable<void> {
+      while (tasks_.load() > 0 && clock::now() < until) {
+        timer.expires_after(std::chrono::milliseconds(5));
+        co_await timer.async_wait(use_tuple);
+      }
+    };
+    co_await wait_until(deadline);
+    if (tasks_.load() > 0) {
+      log::warn("http", "closing connections still busy at the shutdown deadline",
+                {{"connections", connections_.load()}});
+      close_all();
+      co_await wait_until(clock::now() + shutdown_grace);
+    }
+  }
+
+  asio::io_context& io_;
+  server_options opts_;
+  const router& router_;
+  metrics::registry& metrics_;
+  tcp::acceptor acceptor_;
+  std::uint16_t port_ = 0;
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> connections_{0};
+  std::atomic<std::size_t> tasks_{0};
+
+  std::vector<filter> filters_;
+  std::vector<std::unique_ptr<route_state>> routes_;
+  std::unordered_map<const route*, route_state*> by_route_;
+
+  std::array<std::atomic<route_stats*>, 64> unmatched_{};
+  std::mutex unmatched_mutex_;
+  std::vector<std::unique_ptr<route_stats>> unmatched_storage_;
+
+  metrics::counter* rejected_header_ = nullptr;
+  metrics::counter* rejected_body_ = nullptr;
+  metrics::counter* rejected_timeout_ = nullptr;
+  metrics::counter* rejected_connections_ = nullptr;
+  metrics::gauge* connections_gauge_ = nullptr;
+  metrics::gauge* in_flight_gauge_ = nullptr;
+
+  std::mutex connections_mutex_;
+  std::unordered_map<connection*, std::weak_ptr<connection>> open_;
+};
+
+server::server(asio::io_context& io, server_options opts, const router& r, metrics::registry& m)
+    : impl_(std::make_shared<impl>(io, std::move(opts), r, m)) {}
+
+server::~server() {
+  impl_->stop_accepting();
+  impl_->close_all();
+}
+
+void server::start() { impl_->start(); }
+
+std::uint16_t server::port() const noexcept { return impl_->port_; }
+
+asio::awaitable<void> server::shutdown(std::chrono::steady_clock::time_point deadline) {
+  co_await impl_->shutdown(deadline);
+}
+
+std::size_t server::connections() const noexcept { return impl_->connections_.load(); }
+
+}  // namespace agora::http

@@ -1,0 +1,513 @@
+#include "test_server.hpp"
+
+#include "support/http_client.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <regex>
+#include <stdexcept>
+
+using namespace agora::http;
+using agora::http::testing::test_server;
+using agora::test::http_client;
+using agora::test::http_reply;
+using namespace std::chrono_literals;
+
+namespace {
+
+using ms = std::chrono::milliseconds;
+
+asio::awaitable<response> echo(request_context& ctx) {
+  nlohmann::json params = nlohmann::json::object();
+  for (const auto& [k, v] : ctx.params) params[k] = v;
+  nlohmann::json query = nlohmann::json::array();
+  for (const auto& [k, v] : ctx.query) query.push_back({k, v});
+  co_return json_response(200, {{"params", params},
+                                {"query", query},
+                                {"path", ctx.path},
+                                {"body", ctx.body},
+                                {"request_id", ctx.tr.request_id},
+                                {"traceparent", ctx.tr.traceparent},
+                                {"route", ctx.matched ? ctx.matched->pattern : ""}});
+}
+
+asio::awaitable<void> sleep_for(ms d) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  t.expires_after(d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+const nlohmann::json object_schema = {{"type", "object"}};
+
+void add_common_routes(router& r) {
+  r.add({.method = verb::get, .pattern = "/healthz", .fn = echo, .operation_id = "health"});
+  r.add({.method = verb::get, .pattern = "/items/{id}", .fn = echo, .operation_id = "getItem"});
+  r.add({.method = verb::delete_, .pattern = "/items/{id}", .fn = echo, .operation_id = "deleteItem"});
+  r.add({.method = verb::post, .pattern = "/items", .fn = echo, .operation_id = "createItem",
+         .request_schema = object_schema});
+  r.add({.method = verb::get, .pattern = "/slow",
+         .fn = [](request_context& ctx) -> asio::awaitable<response> {
+           co_await sleep_for(ms(std::stoi(std::string(ctx.query_param("ms").value_or("300")))));
+           co_return json_response(200, {{"slept", true}});
+         },
+         .operation_id = "slow"});
+}
+
+server_options fast_options() {
+  server_options o;
+  o.read_timeout = ms(2000);
+  o.idle_timeout = ms(5000);
+  o.handler_timeout = ms(5000);
+  return o;
+}
+
+bool is_hex(const std::string& s) { return std::regex_match(s, std::regex("[0-9a-f]+")); }
+
+}  // namespace
+
+TEST_CASE("a request reaches its route with decoded params and query", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  s.start(fast_options());
+  auto reply = agora::test::http_get(s.port(), "/items/a%20b?x=1&y=two+words&z=%E2%82%AC&flag");
+  REQUIRE(reply.status() == 200);
+  auto body = reply.json();
+  CHECK(body["params"]["id"] == "a b");
+  CHECK(body["path"] == "/items/a%20b");
+  CHECK(body["route"] == "/items/{id}");
+  CHECK(body["query"] == nlohmann::json::parse(R"([["x","1"],["y","two words"],["z","€"],["flag",""]])"));
+  CHECK(reply.header("Content-Type") == "application/json");
+  CHECK_FALSE(reply.header("Date").empty());
+}
+
+TEST_CASE("an unknown path is a 404 problem", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  s.start(fast_options());
+  auto reply = agora::test::http_get(s.port(), "/nowhere");
+  CHECK(reply.status() == 404);
+  CHECK(reply.header("Content-Type") == "application/problem+json");
+  auto body = reply.json();
+  CHECK(body["status"] == 404);
+  CHECK(body["title"] == "Not Found");
+  CHECK(body["type"] == "https://agora.dev/problems/not-found");
+  CHECK(agora::test::http_get(s.port(), "/healthz/").status() == 404);
+}
+
+TEST_CASE("a known path with another method is a 405 problem with Allow", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  s.start(fast_options());
+  http_client c("127.0.0.1", s.port());
+  auto reply = c.request(verb::put, "/items/7", "{}");
+  CHECK(reply.status() == 405);
+  CHECK(reply.header("Allow") == "DELETE, GET");
+  CHECK(reply.json()["status"] == 405);
+  CHECK(c.get("/healthz").status() == 200);
+}
+
+TEST_CASE("a JSON route refuses other media types with 415", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  s.start(fast_options());
+  http_client c("127.0.0.1", s.port());
+  CHECK(c.request(verb::post, "/items", R"({"a":1})", {{"Content-Type", "text/plain"}}).status() == 415);
+  CHECK(c.request(verb::post, "/items", "", {}).status() == 415);
+  auto ok = c.request(verb::post, "/items", R"({"a":1})", {{"Content-Type", "application/json; charset=utf-8"}});
+  CHECK(ok.status() == 200);
+  CHECK(ok.json()["body"]["a"] == 1);
+}
+
+TEST_CASE("a malformed JSON body is a 400 problem naming the byte", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  s.start(fast_options());
+  http_client c("127.0.0.1", s.port());
+  auto reply = c.request(verb::post, "/items", R"({"a": tru})");
+  CHECK(reply.status() == 400);
+  auto body = reply.json();
+  CHECK(body["detail"].get<std::string>().find("byte 10") != std::string::npos);
+  CHECK(body["errors"][0]["field"] == "body");
+  CHECK(c.get("/healthz").status() == 200);
+}
+
+TEST_CASE("a body over body_limit is a 413 problem, then the connection closes", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  auto opts = fast_options();
+  opts.body_limit = 1024;
+  s.start(opts);
+  http_client c("127.0.0.1", s.port());
+  std::string body(4096, 'x');
+  c.send_raw("POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n" +
+             body);
+  auto reply = c.read_reply();
+  CHECK(reply.status() == 413);
+  CHECK(reply.header("Content-Type") == "application/problem+json");
+  CHECK(reply.header("Connection") == "close");
+  CHECK(c.wait_closed(2000ms));
+
+  http_client chunked("127.0.0.1", s.port());
+  chunked.send_raw("POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n800\r\n" + std::string(2048, 'y') + "\r\n0\r\n\r\n");
+  CHECK(chunked.read_reply().status() == 413);
+  CHECK(s.metrics.expose().find("agora_http_rejected_total{reason=\"body_too_large\"} 2") != std::string::npos);
+}
+
+TEST_CASE("a header over header_limit is a 431 problem", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  auto opts = fast_options();
+  opts.header_limit = 1024;
+  s.start(opts);
+  http_client c("127.0.0.1", s.port());
+  c.send_raw("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n");
+  auto reply = c.read_reply();
+  CHECK(reply.status() == 431);
+  CHECK(reply.json()["status"] == 431);
+  CHECK(c.wait_closed(2000ms));
+  CHECK(s.metrics.expose().find("agora_http_rejected_total{reason=\"header_too_large\"} 1") != std::string::npos);
+}
+
+TEST_CASE("garbage on the wire is a 400 problem", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  s.start(fast_options());
+  http_client c("127.0.0.1", s.port());
+  c.send_raw("NOT HTTP AT ALL\r\n\r\n");
+  CHECK(c.read_reply().status() == 400);
+  CHECK(c.wait_closed(2000ms));
+}
+
+TEST_CASE("one keep-alive connection serves many requests, pipelined ones in order", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  s.start(fast_options());
+  http_client c("127.0.0.1", s.port());
+  for (int i = 0; i < 5; ++i) {
+    auto reply = c.get("/items/" + std::to_string(i));
+    REQUIRE(reply.status() == 200);
+    CHECK(reply.json()["params"]["id"] == std::to_string(i));
+    CHECK(reply.raw.keep_alive());
+  }
+  std::string batch;
+  for (int i = 0; i < 4; ++i) batch += "GET /items/p" + std::to_string(i) + " HTTP/1.1\r\nHost: t\r\n\r\n";
+  batch += "GET /slow?ms=50 HTTP/1.1\r\nHost: t\r\n\r\nGET /items/last HTTP/1.1\r\nHost: t\r\n\r\n";
+  c.send_raw(batch);
+  for (int i = 0; i < 4; ++i) CHECK(c.read_reply().json()["params"]["id"] == "p" + std::to_string(i));
+  CHECK(c.read_reply().json()["slept"] == true);
+  CHECK(c.read_reply().json()["params"]["id"] == "last");
+  CHECK(s.srv->connections() == 1);
+}
+
+TEST_CASE("HTTP/1.0 and Connection: close end the connection after the response", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  s.start(fast_options());
+  http_client old("127.0.0.1", s.port());
+  old.send_raw("GET /healthz HTTP/1.0\r\n\r\n");
+  auto reply = old.read_reply();
+  CHECK(reply.status() == 200);
+  CHECK(reply.raw.version() == 10);
+  CHECK(old.wait_closed(2000ms));
+
+  http_client closing("127.0.0.1", s.port());
+  CHECK(closing.get("/healthz", {{"Connection", "close"}}).header("Connection") == "close");
+  CHECK(closing.wait_closed(2000ms));
+}
+
+TEST_CASE("Expect: 100-continue gets an interim response before the body", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  s.start(fast_options());
+  http_client c("127.0.0.1", s.port());
+  c.send_raw("POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 7\r\n"
+             "Expect: 100-continue\r\n\r\n");
+  auto interim = c.read_reply();
+  CHECK(interim.status() == 100);
+  c.send_raw(R"({"a":2})");
+  auto reply = c.read_reply();
+  CHECK(reply.status() == 200);
+  CHECK(reply.json()["body"]["a"] == 2);
+}
+
+TEST_CASE("a stalled client is dropped after read_timeout without delaying others", "[http]") {
+  test_server s(2);
+  add_common_routes(s.routes);
+  auto opts = fast_options();
+  opts.read_timeout = ms(300);
+  s.start(opts);
+
+  http_client stalled("127.0.0.1", s.port());
+  auto started = std::chrono::steady_clock::now();
+  stalled.send_raw("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Half: ");
+
+  http_client trickle("127.0.0.1", s.port());
+  trickle.send_raw("POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n");
+
+  http_client normal("127.0.0.1", s.port());
+  ms worst{0};
+  for (int i = 0; i < 10; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(normal.get("/healthz").status() == 200);
+    worst = std::max(worst, std::chrono::duration_cast<ms>(std::chrono::steady_clock::now() - t0));
+    if (i % 3 == 0 && i < 7) trickle.send_raw("{");
+    std::this_thread::sleep_for(15ms);
+  }
+  CHECK(worst < ms(100));
+
+  CHECK(stalled.wait_closed(2000ms));
+  auto dropped_after = std::chrono::steady_clock::now() - started;
+  CHECK(dropped_after >= ms(250));
+  CHECK(dropped_after < ms(1500));
+  CHECK(trickle.wait_closed(2000ms));
+
+  http_client silent("127.0.0.1", s.port());
+  CHECK(silent.wait_closed(2000ms));
+  CHECK(s.metrics.expose().find("agora_http_rejected_total{reason=\"timeout\"} 3") != std::string::npos);
+  CHECK(normal.get("/healthz").status() == 200);
+}
+
+TEST_CASE("an idle keep-alive connection is closed after idle_timeout", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  auto opts = fast_options();
+  opts.idle_timeout = ms(200);
+  s.start(opts);
+  http_client c("127.0.0.1", s.port());
+  CHECK(c.get("/healthz").status() == 200);
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(c.wait_closed(2000ms));
+  CHECK(std::chrono::steady_clock::now() - t0 >= ms(150));
+}
+
+TEST_CASE("a handler that throws is a 500 problem without the exception text", "[http]") {
+  std::mutex m;
+  std::vector<std::string> lines;
+  agora::log::global().capture([&](const std::string& line) {
+    std::lock_guard lock(m);
+    lines.push_back(line);
+  });
+  test_server s;
+  s.routes.add({.method = verb::get, .pattern = "/boom", .fn = [](request_context&) -> asio::awaitable<response> {
+                  throw std::runtime_error("secret table users_pw");
+                  co_return json_response(200, nullptr);
+                }});
+  s.start(fast_options());
+  auto reply = agora::test::http_get(s.port(), "/boom", {{"X-Request-Id", "req-boom-1"}});
+  agora::log::global().capture(nullptr);
+  CHECK(reply.status() == 500);
+  CHECK(reply.header("Content-Type") == "application/problem+json");
+  CHECK(reply.body().find("secret") == std::string::npos);
+  CHECK(reply.json()["detail"] == "internal error");
+  std::lock_guard lock(m);
+  bool logged = false;
+  for (const auto& line : lines) {
+    auto j = nlohmann::json::parse(line);
+    if (j["level"] == "error" && j["request_id"] == "req-boom-1" && j["error"] == "secret table users_pw")
+      logged = true;
+  }
+  CHECK(logged);
+}
+
+TEST_CASE("X-Request-Id is taken when sane, made otherwise, and echoed", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  s.start(fast_options());
+  http_client c("127.0.0.1", s.port());
+
+  auto taken = c.get("/healthz", {{"X-Request-Id", "abc.DEF_123-x"}});
+  CHECK(taken.header("X-Request-Id") == "abc.DEF_123-x");
+  CHECK(taken.json()["request_id"] == "abc.DEF_123-x");
+
+  auto made = c.get("/healthz");
+  auto id = made.header("X-Request-Id");
+  CHECK(id.size() >= 16);
+  CHECK(is_hex(id));
+  CHECK(made.json()["request_id"] == id);
+  CHECK(c.get("/healthz").header("X-Request-Id") != id);
+
+  auto bad = c.get("/healthz", {{"X-Request-Id", "has space;and=stuff"}});
+  CHECK(is_hex(bad.header("X-Request-Id")));
+  auto too_long = c.get("/healthz", {{"X-Request-Id", std::string(129, 'a')}});
+  CHECK(too_long.header("X-Request-Id") != std::string(129, 'a'));
+  CHECK(c.get("/healthz", {{"X-Request-Id", std::string(128, 'a')}}).header("X-Request-Id") ==
+        std::string(128, 'a'));
+  CHECK(c.get("/nowhere", {{"X-Request-Id", "r404"}}).header("X-Request-Id") == "r404");
+}
+
+TEST_CASE("traceparent is continued with a new span, or started", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  s.start(fast_options());
+  http_client c("127.0.0.1", s.port());
+  const std::regex shape("00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})");
+
+  const std::string incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  auto cont = c.get("/healthz", {{"traceparent", incoming}});
+  std::smatch m;
+  auto tp = cont.header("traceparent");
+  REQUIRE(std::regex_match(tp, m, shape));
+  CHECK(m[1] == "4bf92f3577b34da6a3ce929d0e0e4736");
+  CHECK(m[2] != "00f067aa0ba902b7");
+  CHECK(m[3] == "01");
+  CHECK(cont.json()["traceparent"] == tp);
+
+  for (std::string bad : {"", "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                          "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                          "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", "garbage"}) {
+    auto made = bad.empty() ? c.get("/healthz") : c.get("/healthz", {{"traceparent", bad}});
+    auto fresh = made.header("traceparent");
+    REQUIRE(std::regex_match(fresh, m, shape));
+    CHECK(m[1] != "4bf92f3577b34da6a3ce929d0e0e4736");
+    CHECK(m[1] != std::string(32, '0'));
+  }
+}
+
+TEST_CASE("filters run in order around the handler and can stop the request", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  std::atomic<int> handler_calls{0};
+  s.routes.add({.method = verb::get, .pattern = "/guarded", .fn = [&](request_context&) -> asio::awaitable<response> {
+                  ++handler_calls;
+                  co_return json_response(200, {{"ok", true}});
+                }});
+  s.routes.use([](request_context& ctx, const next_fn& next) -> asio::awaitable<response> {
+    auto res = co_await next(ctx);
+    res.insert("X-Order", "first");
+    co_return res;
+  });
+  s.routes.use([](request_context& ctx, const next_fn& next) -> asio::awaitable<response> {
+    if (ctx.header("Authorization") != std::optional<std::string_view>{"Bearer ok"}) co_return problem(401, "who are you");
+    auto res = co_await next(ctx);
+    res.insert("X-Order", "second");
+    co_return res;
+  });
+  s.start(fast_options());
+  http_client c("127.0.0.1", s.port());
+
+  auto refused = c.get("/guarded");
+  CHECK(refused.status() == 401);
+  CHECK(handler_calls == 0);
+  CHECK(refused.header("X-Order") == "first");
+
+  auto ok = c.get("/guarded", {{"Authorization", "Bearer ok"}});
+  CHECK(ok.status() == 200);
+  CHECK(handler_calls == 1);
+  std::vector<std::string> order;
+  for (const auto& f : ok.raw)
+    if (f.name_string() == "X-Order") order.emplace_back(f.value());
+  CHECK(order == std::vector<std::string>{"second", "first"});
+
+  CHECK(c.get("/nowhere", {{"Authorization", "Bearer ok"}}).header("X-Order").empty());
+}
+
+TEST_CASE("a handler slower than handler_timeout is a 504 problem", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  auto opts = fast_options();
+  opts.handler_timeout = ms(200);
+  s.start(opts);
+  http_client c("127.0.0.1", s.port());
+  auto t0 = std::chrono::steady_clock::now();
+  auto reply = c.get("/slow?ms=5000");
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(reply.status() == 504);
+  CHECK(reply.header("Content-Type") == "application/problem+json");
+  CHECK(took >= ms(150));
+  CHECK(took < ms(2000));
+  CHECK(c.get("/slow?ms=10").status() == 200);
+}
+
+TEST_CASE("metrics count requests by method, route pattern and status", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  s.start(fast_options());
+  http_client c("127.0.0.1", s.port());
+  for (int i = 0; i < 3; ++i) CHECK(c.get("/items/" + std::to_string(i)).status() == 200);
+  CHECK(c.get("/nowhere/at/all").status() == 404);
+  CHECK(c.request(verb::post, "/items", "{", {}).status() == 400);
+  auto text = s.metrics.expose();
+  CHECK(text.find(R"(agora_http_requests_total{method="GET",route="/items/{id}",status="200"} 3)") !=
+        std::string::npos);
+  CHECK(text.find(R"(agora_http_requests_total{method="GET",route="unmatched",status="404"} 1)") !=
+        std::string::npos);
+  CHECK(text.find(R"(agora_http_requests_total{method="POST",route="/items",status="400"} 1)") != std::string::npos);
+  CHECK(text.find(R"(agora_http_request_duration_seconds_count{method="GET",route="/items/{id}"} 3)") !=
+        std::string::npos);
+  CHECK(text.find("agora_http_connections 1") != std::string::npos);
+  CHECK(text.find("agora_http_requests_in_flight 0") != std::string::npos);
+  CHECK(text.find("/items/0") == std::string::npos);
+  CHECK(text.find("/nowhere") == std::string::npos);
+}
+
+TEST_CASE("connections beyond max_connections get a 503 with Retry-After", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  auto opts = fast_options();
+  opts.max_connections = 2;
+  s.start(opts);
+  http_client a("127.0.0.1", s.port());
+  http_client b("127.0.0.1", s.port());
+  CHECK(a.get("/healthz").status() == 200);
+  CHECK(b.get("/healthz").status() == 200);
+  http_client extra("127.0.0.1", s.port());
+  extra.send_raw("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto reply = extra.read_reply();
+  CHECK(reply.status() == 503);
+  CHECK(reply.header("Retry-After") == "1");
+  CHECK(extra.wait_closed(2000ms));
+  CHECK(s.metrics.expose().find("agora_http_rejected_total{reason=\"too_many_connections\"} 1") !=
+        std::string::npos);
+  a.close();
+  for (int i = 0; i < 100 && s.srv->connections() > 1; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(agora::test::http_get(s.port(), "/healthz").status() == 200);
+}
+
+TEST_CASE("shutdown finishes an in-flight request, closes idle ones and refuses new connections", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  s.start(fast_options());
+  http_client idle("127.0.0.1", s.port());
+  CHECK(idle.get("/healthz").status() == 200);
+
+  http_client busy("127.0.0.1", s.port());
+  busy.send(verb::get, "/slow?ms=400");
+  std::this_thread::sleep_for(100ms);
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto stopping = std::async(std::launch::async, [&] { s.stop(ms(3000)); });
+  CHECK(idle.wait_closed(1000ms));
+  std::this_thread::sleep_for(50ms);
+  CHECK_THROWS(http_client("127.0.0.1", s.port(), ms(500)));
+  CHECK(stopping.wait_for(0ms) == std::future_status::timeout);
+
+  auto reply = busy.read_reply();
+  CHECK(reply.status() == 200);
+  CHECK(reply.header("Connection") == "close");
+  stopping.get();
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(took >= ms(250));
+  CHECK(took < ms(2500));
+  CHECK(s.srv->connections() == 0);
+}
+
+TEST_CASE("shutdown closes a request still running at the deadline", "[http]") {
+  test_server s;
+  add_common_routes(s.routes);
+  s.start(fast_options());
+  http_client busy("127.0.0.1", s.port());
+  busy.send(verb::get, "/slow?ms=10000");
+  std::this_thread::sleep_for(100ms);
+  auto t0 = std::chrono::steady_clock::now();
+  s.stop(ms(200));
+  CHECK(std::chrono::steady_clock::now() - t0 < ms(1500));
+  CHECK(busy.wait_closed(1000ms));
+  CHECK(s.srv->connections() == 0);
+}
