@@ -31,7 +31,16 @@ using trace = log::trace;
 // A request or reply in flight: a plain value (a module's api.hpp struct).
 using message = std::any;
 
+// Not an aggregate on purpose: GCC 12 miscompiles an aggregate prvalue holding a
+// std::string when it is passed by value to a coroutine inside a co_await expression
+// (the temporary is relocated bitwise and its string freed twice). The default argument
+// of request() is such a prvalue; user-provided constructors (no aggregate default
+// argument either) avoid the bug. Callers: name aggregate messages before co_await.
 struct request_options {
+  request_options() {}
+  explicit request_options(std::chrono::milliseconds timeout) : timeout(timeout) {}
+  request_options(std::chrono::milliseconds timeout, trace tr) : timeout(timeout), tr(std::move(tr)) {}
+
   std::chrono::milliseconds timeout{5000};
   trace tr;
 };
