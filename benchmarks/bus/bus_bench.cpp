@@ -59,8 +59,8 @@ bus::responder echo(bus::executor ex) {
 }
 
 latency request_latency(int threads, int n) {
+  agora::metrics::registry reg;  // outlives the io threads, which may still be finishing a run
   io_threads t(threads);
-  agora::metrics::registry reg;
   auto b = bus::make_local_bus(t.io.get_executor(), {}, reg);
   b->serve(echo(asio::make_strand(t.io)));
   std::vector<double> ns(n);
@@ -81,8 +81,8 @@ latency request_latency(int threads, int n) {
 }
 
 double request_throughput(int threads, int callers, int per_caller) {
+  agora::metrics::registry reg;  // outlives the io threads, which may still be finishing a run
   io_threads t(threads);
-  agora::metrics::registry reg;
   auto b = bus::make_local_bus(t.io.get_executor(), {}, reg);
   b->serve(echo(asio::make_strand(t.io)));
   b->serve({"bench.echo", "echo#1", asio::make_strand(t.io), echo({}).handler, {}, {}});
@@ -102,8 +102,8 @@ double request_throughput(int threads, int callers, int per_caller) {
 
 // Events published per second from one publisher until the last delivery was handled.
 double publish_throughput(int threads, int groups, int n) {
+  agora::metrics::registry reg;  // outlives the io threads, which may still be finishing a run
   io_threads t(threads);
-  agora::metrics::registry reg;
   auto b = bus::make_local_bus(t.io.get_executor(), {}, reg);
   std::atomic<long> handled{0};
   std::promise<void> all;
