@@ -105,8 +105,8 @@ json operation(const route& r) {
   for (const auto& [status, schema] : r.responses) {
     json resp = {{"description", reason(status)}};
     if (!schema.is_null())
-      resp["content"] = {{status >= 400 ? std::string("application/problem+json") : r.content_type,
-                          {{"schema", schema}}}};
+      resp["content"] = {
+          {status >= 400 ? std::string("application/problem+json") : r.content_type, {{"schema", schema}}}};
     else if (status >= 400)
       resp = problem_response(status);
     responses[std::to_string(status)] = std::move(resp);

@@ -111,9 +111,7 @@ std::optional<std::string_view> find_pair(const std::vector<std::pair<std::strin
 
 }  // namespace
 
-std::optional<std::string_view> request_context::param(std::string_view name) const {
-  return find_pair(params, name);
-}
+std::optional<std::string_view> request_context::param(std::string_view name) const { return find_pair(params, name); }
 
 std::optional<std::string_view> request_context::query_param(std::string_view name) const {
   return find_pair(query, name);

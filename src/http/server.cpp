@@ -20,11 +20,11 @@
 #include <boost/beast/http/write.hpp>
 
 #include <array>
-#include <cctype>
-#include <optional>
 #include <atomic>
+#include <cctype>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <unordered_map>
@@ -139,7 +139,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
     asio::steady_timer handler_timer;
     asio::cancellation_signal cancel;
     std::shared_ptr<impl> server;
-    std::string request_id;   // capacity reused across requests
+    std::string request_id;  // capacity reused across requests
     std::string traceparent;
     std::uint64_t handler_generation = 0;
     bool in_handler = false;
@@ -207,10 +207,11 @@ struct server::impl : std::enable_shared_from_this<impl> {
     }
     port_ = acceptor_.local_endpoint().port();
     tasks_.fetch_add(1);
-    asio::co_spawn(acceptor_.get_executor(), accept_loop(shared_from_this()), [self = shared_from_this()](std::exception_ptr e) {
-      self->tasks_.fetch_sub(1);
-      if (e) log::error("http", "accept loop failed");
-    });
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(shared_from_this()),
+                   [self = shared_from_this()](std::exception_ptr e) {
+                     self->tasks_.fetch_sub(1);
+                     if (e) log::error("http", "accept loop failed");
+                   });
   }
 
   asio::awaitable<void> accept_loop(std::shared_ptr<impl> self) {
@@ -244,7 +245,8 @@ struct server::impl : std::enable_shared_from_this<impl> {
         open_.emplace(c.get(), c);
       }
       auto exec = c->stream.get_executor();
-      asio::co_spawn(exec, serve(c), asio::bind_cancellation_slot(c->cancel.slot(), [self, raw = c.get()](std::exception_ptr e) {
+      asio::co_spawn(exec, serve(c),
+                     asio::bind_cancellation_slot(c->cancel.slot(), [self, raw = c.get()](std::exception_ptr e) {
                        {
                          std::lock_guard lock(self->connections_mutex_);
                          self->open_.erase(raw);
@@ -373,11 +375,11 @@ struct server::impl : std::enable_shared_from_this<impl> {
       if (m.r) stats = &by_route_.at(m.r)->stats;
     }
     auto id = req.find("X-Request-Id");
-    std::string request_id = id != req.end() && detail::is_valid_request_id(id->value())
-                                 ? std::string(id->value())
-                                 : detail::make_request_id();
+    std::string request_id = id != req.end() && detail::is_valid_request_id(id->value()) ? std::string(id->value())
+                                                                                         : detail::make_request_id();
     auto tp = req.find("traceparent");
-    std::string traceparent = detail::continue_traceparent(tp != req.end() ? std::string_view(tp->value()) : std::string_view{});
+    std::string traceparent =
+        detail::continue_traceparent(tp != req.end() ? std::string_view(tp->value()) : std::string_view{});
     response res = problem(status, detail);
     res.keep_alive(false);
     stamp(res, request_id, traceparent);
@@ -409,7 +411,8 @@ struct server::impl : std::enable_shared_from_this<impl> {
     else
       ctx.tr.request_id = detail::make_request_id();
     auto tp = req.find("traceparent");
-    ctx.tr.traceparent = detail::continue_traceparent(tp != req.end() ? std::string_view(tp->value()) : std::string_view{});
+    ctx.tr.traceparent =
+        detail::continue_traceparent(tp != req.end() ? std::string_view(tp->value()) : std::string_view{});
 
     auto m = router_.find(req.method(), path);
     route_state* rs = m.r ? by_route_.at(m.r) : nullptr;
@@ -508,14 +511,15 @@ struct server::impl : std::enable_shared_from_this<impl> {
     stats.record(res.result_int(), seconds);
     auto& logger = log::global();
     if (!logger.enabled(log::level::info)) return;
-    logger.write(log::level::info, "http", "request",
-                 {{"method", method == verb::unknown ? std::string_view{"OTHER"} : std::string_view(bhttp::to_string(method))},
-                  {"route", stats.route},
-                  {"path", path},
-                  {"status", res.result_int()},
-                  {"duration_ms", seconds * 1000.0},
-                  {"bytes", res.body().size()}},
-                 &tr);
+    logger.write(
+        log::level::info, "http", "request",
+        {{"method", method == verb::unknown ? std::string_view{"OTHER"} : std::string_view(bhttp::to_string(method))},
+         {"route", stats.route},
+         {"path", path},
+         {"status", res.result_int()},
+         {"duration_ms", seconds * 1000.0},
+         {"bytes", res.body().size()}},
+        &tr);
   }
 
   template <class Fn>

@@ -16,7 +16,8 @@ TEST_CASE("openapi() documents every route with its parameters, body and problem
   CHECK(get["tags"] == nlohmann::json::array({"catalog"}));
   const auto& params = get["parameters"];
   REQUIRE(params.size() == 2);
-  CHECK(params[0] == nlohmann::json{{"name", "id"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}});
+  CHECK(params[0] ==
+        nlohmann::json{{"name", "id"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}});
   CHECK(params[1]["in"] == "header");
   CHECK(params[1]["name"] == "If-None-Match");
   CHECK_FALSE(get.contains("requestBody"));

@@ -15,8 +15,7 @@ router sample() {
   r.add({.method = verb::get, .pattern = "/v1/products/{id}", .fn = nothing, .operation_id = "get"});
   r.add({.method = verb::delete_, .pattern = "/v1/products/{id}", .fn = nothing, .operation_id = "delete"});
   r.add({.method = verb::get, .pattern = "/v1/products/search", .fn = nothing, .operation_id = "search"});
-  r.add({.method = verb::get, .pattern = "/v1/carts/{cart_id}/lines/{line_id}", .fn = nothing,
-         .operation_id = "line"});
+  r.add({.method = verb::get, .pattern = "/v1/carts/{cart_id}/lines/{line_id}", .fn = nothing, .operation_id = "line"});
   r.add({.method = verb::get, .pattern = "/", .fn = nothing, .operation_id = "root"});
   return r;
 }

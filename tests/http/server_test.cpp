@@ -49,9 +49,13 @@ void add_common_routes(router& r) {
   r.add({.method = verb::get, .pattern = "/healthz", .fn = echo, .operation_id = "health"});
   r.add({.method = verb::get, .pattern = "/items/{id}", .fn = echo, .operation_id = "getItem"});
   r.add({.method = verb::delete_, .pattern = "/items/{id}", .fn = echo, .operation_id = "deleteItem"});
-  r.add({.method = verb::post, .pattern = "/items", .fn = echo, .operation_id = "createItem",
+  r.add({.method = verb::post,
+         .pattern = "/items",
+         .fn = echo,
+         .operation_id = "createItem",
          .request_schema = object_schema});
-  r.add({.method = verb::get, .pattern = "/slow",
+  r.add({.method = verb::get,
+         .pattern = "/slow",
          .fn = [](request_context& ctx) -> asio::awaitable<response> {
            co_await sleep_for(ms(std::stoi(std::string(ctx.query_param("ms").value_or("300")))));
            co_return json_response(200, {{"slept", true}});
@@ -162,8 +166,10 @@ TEST_CASE("a body over body_limit is a 413 problem, then the connection closes",
   CHECK(c.wait_closed(2000ms));
 
   http_client chunked("127.0.0.1", s.port());
-  chunked.send_raw("POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                   "Transfer-Encoding: chunked\r\n\r\n800\r\n" + std::string(2048, 'y') + "\r\n0\r\n\r\n");
+  chunked.send_raw(
+      "POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n800\r\n" +
+      std::string(2048, 'y') + "\r\n0\r\n\r\n");
   CHECK(chunked.read_reply().status() == 413);
   CHECK(s.metrics.expose().find("agora_http_rejected_total{reason=\"body_too_large\"} 2") != std::string::npos);
 }
@@ -235,8 +241,9 @@ TEST_CASE("Expect: 100-continue gets an interim response before the body", "[htt
   add_common_routes(s.routes);
   s.start(fast_options());
   http_client c("127.0.0.1", s.port());
-  c.send_raw("POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 7\r\n"
-             "Expect: 100-continue\r\n\r\n");
+  c.send_raw(
+      "POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 7\r\n"
+      "Expect: 100-continue\r\n\r\n");
   auto interim = c.read_reply();
   CHECK(interim.status() == 100);
   c.send_raw(R"({"a":2})");
@@ -346,8 +353,7 @@ TEST_CASE("X-Request-Id is taken when sane, made otherwise, and echoed", "[http]
   CHECK(is_hex(bad.header("X-Request-Id")));
   auto too_long = c.get("/healthz", {{"X-Request-Id", std::string(129, 'a')}});
   CHECK(too_long.header("X-Request-Id") != std::string(129, 'a'));
-  CHECK(c.get("/healthz", {{"X-Request-Id", std::string(128, 'a')}}).header("X-Request-Id") ==
-        std::string(128, 'a'));
+  CHECK(c.get("/healthz", {{"X-Request-Id", std::string(128, 'a')}}).header("X-Request-Id") == std::string(128, 'a'));
   CHECK(c.get("/nowhere", {{"X-Request-Id", "r404"}}).header("X-Request-Id") == "r404");
 }
 
@@ -393,7 +399,8 @@ TEST_CASE("filters run in order around the handler and can stop the request", "[
     co_return res;
   });
   s.routes.use([](request_context& ctx, const next_fn& next) -> asio::awaitable<response> {
-    if (ctx.header("Authorization") != std::optional<std::string_view>{"Bearer ok"}) co_return problem(401, "who are you");
+    if (ctx.header("Authorization") != std::optional<std::string_view>{"Bearer ok"})
+      co_return problem(401, "who are you");
     auto res = co_await next(ctx);
     res.insert("X-Order", "second");
     co_return res;
@@ -453,8 +460,7 @@ TEST_CASE("metrics count requests by method, route pattern and status", "[http]"
   }
   CHECK(text.find(R"(agora_http_requests_total{method="GET",route="/items/{id}",status="200"} 3)") !=
         std::string::npos);
-  CHECK(text.find(R"(agora_http_requests_total{method="GET",route="unmatched",status="404"} 1)") !=
-        std::string::npos);
+  CHECK(text.find(R"(agora_http_requests_total{method="GET",route="unmatched",status="404"} 1)") != std::string::npos);
   CHECK(text.find(R"(agora_http_requests_total{method="POST",route="/items",status="400"} 1)") != std::string::npos);
   CHECK(text.find(R"(agora_http_request_duration_seconds_count{method="GET",route="/items/{id}"} 3)") !=
         std::string::npos);
@@ -480,8 +486,7 @@ TEST_CASE("connections beyond max_connections get a 503 with Retry-After", "[htt
   CHECK(reply.status() == 503);
   CHECK(reply.header("Retry-After") == "1");
   CHECK(extra.wait_closed(2000ms));
-  CHECK(s.metrics.expose().find("agora_http_rejected_total{reason=\"too_many_connections\"} 1") !=
-        std::string::npos);
+  CHECK(s.metrics.expose().find("agora_http_rejected_total{reason=\"too_many_connections\"} 1") != std::string::npos);
   a.close();
   for (int i = 0; i < 100 && s.srv->connections() > 1; ++i) std::this_thread::sleep_for(10ms);
   CHECK(agora::test::http_get(s.port(), "/healthz").status() == 200);

@@ -28,7 +28,8 @@ http_client::http_client(std::string host, std::uint16_t port, std::chrono::mill
     : socket_(io_), host_(std::move(host)), port_(port), timeout_(timeout) {
   tcp::endpoint endpoint{asio::ip::make_address(host_), port_};
   auto ec = run([&](auto done) { socket_.async_connect(endpoint, [done](auto ec) { done(ec); }); }, timeout_);
-  if (ec) throw std::runtime_error("http_client: connect to " + host_ + ":" + std::to_string(port_) + ": " + ec.message());
+  if (ec)
+    throw std::runtime_error("http_client: connect to " + host_ + ":" + std::to_string(port_) + ": " + ec.message());
   socket_.set_option(tcp::no_delay(true));
 }
 
@@ -47,8 +48,10 @@ boost::system::error_code http_client::run(Start start, std::chrono::millisecond
     socket_.cancel(ignored);
     io_.restart();
     io_.run();
-    if (!result || !*result) result = asio::error::timed_out;
-    else if (*result == asio::error::operation_aborted) result = asio::error::timed_out;
+    if (!result || !*result)
+      result = asio::error::timed_out;
+    else if (*result == asio::error::operation_aborted)
+      result = asio::error::timed_out;
   }
   return *result;
 }
@@ -68,14 +71,15 @@ void http_client::send(bhttp::verb method, std::string_view target, std::string_
   }
   if (!body.empty() || method == bhttp::verb::post || method == bhttp::verb::put || method == bhttp::verb::patch)
     req.prepare_payload();
-  auto ec = run([&](auto done) { bhttp::async_write(socket_, req, [done](auto ec, std::size_t) { done(ec); }); },
-                timeout_);
+  auto ec =
+      run([&](auto done) { bhttp::async_write(socket_, req, [done](auto ec, std::size_t) { done(ec); }); }, timeout_);
   if (ec) throw std::runtime_error("http_client: write: " + ec.message());
 }
 
 void http_client::send_raw(std::string_view bytes) {
-  auto ec = run([&](auto done) { asio::async_write(socket_, asio::buffer(bytes), [done](auto ec, std::size_t) { done(ec); }); },
-                timeout_);
+  auto ec = run(
+      [&](auto done) { asio::async_write(socket_, asio::buffer(bytes), [done](auto ec, std::size_t) { done(ec); }); },
+      timeout_);
   if (ec) throw std::runtime_error("http_client: write: " + ec.message());
 }
 
@@ -83,8 +87,9 @@ std::optional<http_reply> http_client::try_read_reply(std::chrono::milliseconds 
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(64 * 1024 * 1024);
   parser.header_limit(1024 * 1024);
-  auto ec = run([&](auto done) { bhttp::async_read(socket_, buffer_, parser, [done](auto ec, std::size_t) { done(ec); }); },
-                timeout);
+  auto ec =
+      run([&](auto done) { bhttp::async_read(socket_, buffer_, parser, [done](auto ec, std::size_t) { done(ec); }); },
+          timeout);
   if (ec) return std::nullopt;
   return http_reply{parser.release()};
 }
@@ -116,8 +121,9 @@ bool http_client::wait_closed(std::chrono::milliseconds timeout) {
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
-    auto ec = run([&](auto done) { socket_.async_read_some(asio::buffer(sink), [done](auto ec, std::size_t) { done(ec); }); },
-                  left);
+    auto ec =
+        run([&](auto done) { socket_.async_read_some(asio::buffer(sink), [done](auto ec, std::size_t) { done(ec); }); },
+            left);
     if (ec == asio::error::timed_out) return false;
     if (ec) return true;
   }
