@@ -411,11 +411,11 @@ class parser {
     return false;
   }
 
-  block parse_until(std::initializer_list<std::string_view> names, std::string_view opener) {
+  block parse_until(std::initializer_list<std::string_view> names, std::string_view opener, const token& at) {
     block body;
     while (!at_statement(names)) {
       if (peek().type == tok::end) {
-        fail("unexpected end of template: '" + std::string(opener) + "' is not closed", peek());
+        fail("unexpected end of template: '" + std::string(opener) + "' opened here is not closed", at);
       }
       body.push_back(parse_any());
     }
@@ -511,7 +511,7 @@ class parser {
     }
     if (s->unpack) fail("a block set takes a single name", peek());
     expect(tok::close_stmt, "'=' or '%}'");
-    s->body = parse_until({"endset"}, "set");
+    s->body = parse_until({"endset"}, "set", open);
     expect_end_tag("endset");
     return s;
   }
@@ -571,7 +571,7 @@ class parser {
     auto s = make_stmt(stmt_kind::if_, open);
     s->condition = parse_expression();
     expect(tok::close_stmt, "'%}'");
-    s->body = parse_until({"elif", "else", "endif"}, "if");
+    s->body = parse_until({"elif", "else", "endif"}, "if", open);
     if (at_statement({"elif"})) {
       const token& elif = next();
       next();
@@ -580,7 +580,7 @@ class parser {
       next();
       next();
       expect(tok::close_stmt, "'%}'");
-      s->else_body = parse_until({"endif"}, "if");
+      s->else_body = parse_until({"endif"}, "if", open);
     }
     return s;
   }
@@ -600,13 +600,13 @@ class parser {
     if (is_ident("recursive")) fail("recursive loops are not supported", peek());
     expect(tok::close_stmt, "'%}'");
     ++loop_depth_;
-    s->body = parse_until({"endfor", "else"}, "for");
+    s->body = parse_until({"endfor", "else"}, "for", open);
     --loop_depth_;
     if (at_statement({"else"})) {
       next();
       next();
       expect(tok::close_stmt, "'%}'");
-      s->else_body = parse_until({"endfor"}, "for");
+      s->else_body = parse_until({"endfor"}, "for", open);
     }
     expect_end_tag("endfor");
     return s;
@@ -640,7 +640,7 @@ class parser {
     expect(tok::close_stmt, "'%}'");
     int saved = loop_depth_;
     loop_depth_ = 0;
-    s->body = parse_until({"endmacro"}, "macro");
+    s->body = parse_until({"endmacro"}, "macro", open);
     loop_depth_ = saved;
     expect_end_tag("endmacro");
     return s;
@@ -654,7 +654,7 @@ class parser {
     expect(tok::close_stmt, "'%}'");
     int saved = loop_depth_;
     loop_depth_ = 0;
-    s->body = parse_until({"endcall"}, "call");
+    s->body = parse_until({"endcall"}, "call", open);
     loop_depth_ = saved;
     expect_end_tag("endcall");
     return s;
@@ -671,7 +671,7 @@ class parser {
     }
     s->value = std::move(chain);
     expect(tok::close_stmt, "'%}'");
-    s->body = parse_until({"endfilter"}, "filter");
+    s->body = parse_until({"endfilter"}, "filter", open);
     expect_end_tag("endfilter");
     return s;
   }
@@ -908,6 +908,7 @@ class parser {
         expect_op("]");
       } else if (is_op("(")) {
         auto e = make_expr(expr_kind::call, t);
+        e->pos = object->pos;
         parse_call_args(*e);
         e->a = std::move(object);
         object = std::move(e);
