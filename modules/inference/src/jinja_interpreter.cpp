@@ -1267,8 +1267,7 @@ class interpreter {
     type_error("unknown test '" + name + "'");
   }
 
-  std::vector<value> select_items(const value& operand, call_args& args, bool select, bool by_attribute,
-                                  const scope_ptr& sc) {
+  std::vector<value> select_items(const value& operand, call_args& args, bool select, bool by_attribute) {
     std::vector<value> out;
     std::size_t first = 0;
     std::string attribute;
@@ -1290,7 +1289,6 @@ class interpreter {
       bool ok = test.empty() ? subject.truthy() : apply_test(test, subject, test_args);
       if (ok == select) out.push_back(item);
     }
-    (void)sc;
     return out;
   }
 
@@ -1502,9 +1500,9 @@ class interpreter {
       for (const auto& item : iterable_items(v)) out.push_back(apply_filter(filter, item, rest, sc));
       return list(std::move(out));
     }
-    if (name == "select" || name == "reject") return list(select_items(v, args, name == "select", false, sc));
+    if (name == "select" || name == "reject") return list(select_items(v, args, name == "select", false));
     if (name == "selectattr" || name == "rejectattr") {
-      return list(select_items(v, args, name == "selectattr", true, sc));
+      return list(select_items(v, args, name == "selectattr", true));
     }
     if (name == "int") {
       const value* fallback = args.arg(0, "default");
