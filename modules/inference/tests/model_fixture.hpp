@@ -1,0 +1,76 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
+
+#include "safetensors.hpp"
+
+namespace agora::inference::testing {
+
+// A tiny decoder's shape and quirks, written to a folder as a Hugging Face model with
+// deterministic pseudo-random weights (the same spec gives the same bytes everywhere).
+struct fixture_spec {
+  std::string architecture = "LlamaForCausalLM";
+  std::int64_t hidden = 64;
+  std::int64_t intermediate = 96;
+  std::int64_t layers = 2;
+  std::int64_t heads = 4;
+  std::int64_t kv_heads = 2;
+  std::int64_t head_dim = 0;  // 0: hidden / heads, and no head_dim key in config.json
+  std::int64_t vocab = 101;
+  std::int64_t max_positions = 256;
+  double rope_theta = 10000.0;
+  // null, or a rope_scaling object such as {"rope_type": "llama3", ...}
+  nlohmann::json rope_scaling;
+  // Write rope_theta and rope_scaling as the newer rope_parameters object.
+  bool rope_parameters_form = false;
+  bool tie = false;
+  bool attention_bias = false;  // Llama/Qwen3 key; Qwen2 always has q/k/v bias
+  st_dtype dtype = st_dtype::f32;
+  int shards = 1;
+  std::uint64_t seed = 7;
+};
+
+// The config.json the fixture writes for spec.
+nlohmann::json config_json(const fixture_spec& spec);
+
+// The weights for spec (float32, already rounded through spec.dtype), by HF name.
+std::map<std::string, at::Tensor> make_weights(const fixture_spec& spec);
+
+// Writes config.json, generation_config.json and the safetensors file(s) to dir and
+// returns the weights as stored, in float32.
+std::map<std::string, at::Tensor> write_model(const std::filesystem::path& dir, const fixture_spec& spec);
+
+// Writes tensors (any float dtype) as one safetensors file, in name order.
+void write_safetensors(const std::filesystem::path& path, const std::map<std::string, at::Tensor>& tensors,
+                       st_dtype dtype);
+
+void write_text(const std::filesystem::path& path, const std::string& text);
+
+// Logits of every position for tokens, computed naively in float64 straight from the
+// Hugging Face modeling code (repeat_kv, rotate_half, causal mask; no cache):
+// [tokens.size(), vocab], float32.
+at::Tensor reference_logits(const fixture_spec& spec, const std::map<std::string, at::Tensor>& weights,
+                            const std::vector<std::int32_t>& tokens);
+
+// A fresh directory under the system temp dir, removed on destruction.
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace agora::inference::testing
