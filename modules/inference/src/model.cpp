@@ -343,12 +343,7 @@ at::Tensor model::forward(const step_input& input) {
     kc.index_put_({slot_t, Slice(), pos_t}, k);
     vc.index_put_({slot_t, Slice(), pos_t}, v);
 
-    torch::Tensor attn;
-    if (prefills.empty()) {
-      attn = torch::Tensor();
-    } else {
-      attn = torch::empty({T, H * hd}, x.options());
-    }
+    auto attn = prefills.empty() ? torch::Tensor() : torch::empty({T, H * hd}, x.options());
     if (!dec_tok.empty()) {
       const auto B = static_cast<std::int64_t>(dec_tok.size());
       auto qd = (prefills.empty() ? q : q.index_select(0, dec_tok_t)).view({B, KVH, G, hd});
