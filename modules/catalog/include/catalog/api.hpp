@@ -1,0 +1,270 @@
+#pragma once
+
+#include <agora/module.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// The catalog's one door: the values it owns, the bus methods it answers and the events
+// it publishes. Everything here is a plain value with a JSON form, so the same types
+// travel over an in-process bus (moved) or a networked one (serialised).
+namespace agora::catalog {
+
+// An amount of money: integer minor units (cents for EUR, yen for JPY) of an active
+// ISO 4217 currency. Never a float. Valid: 0 ≤ amount ≤ 10^12, currency like "EUR".
+struct money {
+  std::int64_t amount = 0;
+  std::string currency;
+
+  friend bool operator==(const money&, const money&) = default;
+};
+
+enum class product_status { active, archived };
+
+std::string_view to_string(product_status s) noexcept;
+std::optional<product_status> product_status_from_string(std::string_view s) noexcept;
+
+// A sellable product. `version` starts at 1 and grows by one on every change; the HTTP
+// ETag is the quoted version. Times are RFC 3339 UTC.
+struct product {
+  std::string id;                          // "prod_…"
+  std::string sku;                         // unique; 1–64 of [A-Za-z0-9._-]
+  std::string name;                        // 1–200 characters, trimmed
+  std::string description;                 // ≤ 5000 characters
+  money price;
+  std::optional<std::string> category_id;  // "cat_…", an existing category
+  product_status status = product_status::active;
+  std::int64_t version = 0;
+  std::string created_at;
+  std::string updated_at;
+
+  friend bool operator==(const product&, const product&) = default;
+};
+
+// A category of products; categories form a forest (parent_id, never a cycle).
+struct category {
+  std::string id;                        // "cat_…"
+  std::string name;                      // unique; 1–100 characters, trimmed
+  std::optional<std::string> parent_id;  // an existing category
+  std::string description;               // ≤ 5000 characters
+  std::int64_t version = 0;
+  std::string created_at;
+  std::string updated_at;
+
+  friend bool operator==(const category&, const category&) = default;
+};
+
+// A field of a partial update that can also be cleared: absent (unchanged), an empty
+// inner optional (set to null) or a value.
+template <class T>
+using nullable_patch = std::optional<std::optional<T>>;
+
+// The reply of the product methods that return one product. `json` is the product's
+// JSON text, rendered by the catalog once per version and shared read-only, so a hot
+// read serialises nothing; it is null after a networked hop (then render `item`).
+struct product_reply {
+  product item;
+  std::shared_ptr<const std::string> json;
+};
+
+struct create_product_request {
+  std::string sku;
+  std::string name;
+  std::string description;
+  money price;
+  std::optional<std::string> category_id;
+  product_status status = product_status::active;
+};
+
+struct get_product_request {
+  std::string id;
+};
+
+// Products in id order: creation order to the millisecond (ids sort by time). `limit` defaults to 20 and may not exceed the
+// `modules.catalog.page_limit_max` setting; `cursor` is the previous page's next_cursor.
+struct list_products_request {
+  std::optional<std::int64_t> limit;
+  std::string cursor;
+  std::optional<std::string> category_id;
+  std::optional<product_status> status;
+};
+
+struct product_page {
+  std::vector<product> data;
+  std::optional<std::string> next_cursor;  // absent on the last page
+};
+
+// Only the fields present change. With `expected_version` set, a product at another
+// version is refused with failed_precondition; without it the last write wins.
+struct update_product_request {
+  std::string id;
+  std::optional<std::int64_t> expected_version;
+  std::optional<std::string> sku;
+  std::optional<std::string> name;
+  std::optional<std::string> description;
+  std::optional<money> price;
+  nullable_patch<std::string> category_id;
+  std::optional<product_status> status;
+};
+
+struct delete_product_request {
+  std::string id;
+  std::optional<std::int64_t> expected_version;
+};
+
+struct deleted {
+  std::string id;
+  std::int64_t version = 0;  // the version that was deleted
+};
+
+struct create_category_request {
+  std::string name;
+  std::optional<std::string> parent_id;
+  std::string description;
+};
+
+struct get_category_request {
+  std::string id;
+};
+
+struct list_categories_request {
+  std::optional<std::int64_t> limit;
+  std::string cursor;
+  std::optional<std::string> parent_id;
+};
+
+struct category_page {
+  std::vector<category> data;
+  std::optional<std::string> next_cursor;
+};
+
+struct update_category_request {
+  std::string id;
+  std::optional<std::int64_t> expected_version;
+  std::optional<std::string> name;
+  nullable_patch<std::string> parent_id;
+  std::optional<std::string> description;
+};
+
+// A category that still has products or child categories is refused with conflict.
+struct delete_category_request {
+  std::string id;
+  std::optional<std::int64_t> expected_version;
+};
+
+// Bus methods. Errors: invalid_argument naming each bad field (also a category_id or
+// parent_id that does not exist), not_found, conflict (duplicate sku or category name,
+// a category still in use), failed_precondition (expected_version differs).
+struct create_product {
+  static constexpr std::string_view name = "catalog.create_product";
+  using request = create_product_request;
+  using reply = product_reply;
+};
+struct get_product {
+  static constexpr std::string_view name = "catalog.get_product";
+  using request = get_product_request;
+  using reply = product_reply;
+};
+struct list_products {
+  static constexpr std::string_view name = "catalog.list_products";
+  using request = list_products_request;
+  using reply = product_page;
+};
+struct update_product {
+  static constexpr std::string_view name = "catalog.update_product";
+  using request = update_product_request;
+  using reply = product_reply;
+};
+struct delete_product {
+  static constexpr std::string_view name = "catalog.delete_product";
+  using request = delete_product_request;
+  using reply = deleted;
+};
+struct create_category {
+  static constexpr std::string_view name = "catalog.create_category";
+  using request = create_category_request;
+  using reply = category;
+};
+struct get_category {
+  static constexpr std::string_view name = "catalog.get_category";
+  using request = get_category_request;
+  using reply = category;
+};
+struct list_categories {
+  static constexpr std::string_view name = "catalog.list_categories";
+  using request = list_categories_request;
+  using reply = category_page;
+};
+struct update_category {
+  static constexpr std::string_view name = "catalog.update_category";
+  using request = update_category_request;
+  using reply = category;
+};
+struct delete_category {
+  static constexpr std::string_view name = "catalog.delete_category";
+  using request = delete_category_request;
+  using reply = deleted;
+};
+
+// Events, published after the change commits (outbox). source "agora/catalog", subject
+// the product or category id, data the product or category JSON (for a deletion: as it
+// was just before).
+inline constexpr std::string_view event_source = "agora/catalog";
+inline constexpr std::string_view products_topic = "catalog.products";
+inline constexpr std::string_view product_created = "product.created";
+inline constexpr std::string_view product_updated = "product.updated";
+inline constexpr std::string_view product_deleted = "product.deleted";
+inline constexpr std::string_view categories_topic = "catalog.categories";
+inline constexpr std::string_view category_created = "category.created";
+inline constexpr std::string_view category_updated = "category.updated";
+inline constexpr std::string_view category_deleted = "category.deleted";
+
+void to_json(nlohmann::json& j, const money& v);
+void from_json(const nlohmann::json& j, money& v);
+void to_json(nlohmann::json& j, const product_status& v);
+void from_json(const nlohmann::json& j, product_status& v);
+void to_json(nlohmann::json& j, const product& v);
+void from_json(const nlohmann::json& j, product& v);
+void to_json(nlohmann::json& j, const category& v);
+void from_json(const nlohmann::json& j, category& v);
+void to_json(nlohmann::json& j, const product_reply& v);
+void from_json(const nlohmann::json& j, product_reply& v);
+void to_json(nlohmann::json& j, const create_product_request& v);
+void from_json(const nlohmann::json& j, create_product_request& v);
+void to_json(nlohmann::json& j, const get_product_request& v);
+void from_json(const nlohmann::json& j, get_product_request& v);
+void to_json(nlohmann::json& j, const list_products_request& v);
+void from_json(const nlohmann::json& j, list_products_request& v);
+void to_json(nlohmann::json& j, const product_page& v);
+void from_json(const nlohmann::json& j, product_page& v);
+void to_json(nlohmann::json& j, const update_product_request& v);
+void from_json(const nlohmann::json& j, update_product_request& v);
+void to_json(nlohmann::json& j, const delete_product_request& v);
+void from_json(const nlohmann::json& j, delete_product_request& v);
+void to_json(nlohmann::json& j, const deleted& v);
+void from_json(const nlohmann::json& j, deleted& v);
+void to_json(nlohmann::json& j, const create_category_request& v);
+void from_json(const nlohmann::json& j, create_category_request& v);
+void to_json(nlohmann::json& j, const get_category_request& v);
+void from_json(const nlohmann::json& j, get_category_request& v);
+void to_json(nlohmann::json& j, const list_categories_request& v);
+void from_json(const nlohmann::json& j, list_categories_request& v);
+void to_json(nlohmann::json& j, const category_page& v);
+void from_json(const nlohmann::json& j, category_page& v);
+void to_json(nlohmann::json& j, const update_category_request& v);
+void from_json(const nlohmann::json& j, update_category_request& v);
+void to_json(nlohmann::json& j, const delete_category_request& v);
+void from_json(const nlohmann::json& j, delete_category_request& v);
+
+// The catalog's declaration for the runtime: methods, routes under /v1/products and
+// /v1/categories, events, migrations and settings (modules.catalog.cache_size,
+// modules.catalog.page_limit_max). One replica: its read cache relies on being the only writer.
+module_definition module();
+
+}  // namespace agora::catalog

@@ -1,0 +1,586 @@
+#include "http_codec.hpp"
+
+#include "validation.hpp"
+
+#include <boost/beast/http/field.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+
+namespace agora::catalog::http_codec {
+
+namespace {
+
+using json = nlohmann::json;
+namespace bhttp = boost::beast::http;
+
+// Reads the members of one JSON object, collecting every problem: unknown members, wrong
+// types, missing required members. Field names are prefixed ("price.amount").
+class object_reader {
+ public:
+  object_reader(const json& obj, std::string prefix, std::initializer_list<std::string_view> known,
+                std::vector<field_error>& errors)
+      : obj_(obj), prefix_(std::move(prefix)), errors_(errors) {
+    if (!obj_.is_object()) {
+      errors_.push_back({prefix_.empty() ? "body" : prefix_, "expected an object"});
+      ok_ = false;
+      return;
+    }
+    for (const auto& [key, value] : obj_.items())
+      if (std::find(known.begin(), known.end(), key) == known.end())
+        errors_.push_back({name(key), "unknown field"});
+  }
+
+  bool ok() const noexcept { return ok_; }
+
+  // Absent: nothing (and an error when required). Present: the value or a type error.
+  const json* member(std::string_view key, bool required) {
+    if (!ok_) return nullptr;
+    auto it = obj_.find(key);
+    if (it == obj_.end()) {
+      if (required) errors_.push_back({name(key), "is required"});
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  std::optional<std::string> string(std::string_view key, bool required) {
+    const json* v = member(key, required);
+    if (!v) return std::nullopt;
+    if (!v->is_string()) {
+      errors_.push_back({name(key), "expected a string"});
+      return std::nullopt;
+    }
+    return v->get<std::string>();
+  }
+
+  // Present as null gives an empty inner optional.
+  nullable_patch<std::string> nullable_string(std::string_view key) {
+    const json* v = member(key, false);
+    if (!v) return std::nullopt;
+    if (v->is_null()) return std::optional<std::string>{};
+    if (!v->is_string()) {
+      errors_.push_back({name(key), "expected a string or null"});
+      return std::nullopt;
+    }
+    return std::optional<std::string>{v->get<std::string>()};
+  }
+
+  std::optional<std::int64_t> integer(std::string_view key, bool required) {
+    const json* v = member(key, required);
+    if (!v) return std::nullopt;
+    if (v->is_number_unsigned()) {
+      if (v->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        errors_.push_back({name(key), "integer out of range"});
+        return std::nullopt;
+      }
+      return static_cast<std::int64_t>(v->get<std::uint64_t>());
+    }
+    if (!v->is_number_integer()) {
+      errors_.push_back({name(key), "expected an integer"});
+      return std::nullopt;
+    }
+    return v->get<std::int64_t>();
+  }
+
+  std::optional<product_status> status(std::string_view key) {
+    const json* v = member(key, false);
+    if (!v) return std::nullopt;
+    auto s = v->is_string() ? product_status_from_string(v->get_ref<const std::string&>()) : std::nullopt;
+    if (!s) errors_.push_back({name(key), "expected \"active\" or \"archived\""});
+    return s;
+  }
+
+  std::optional<money> price(std::string_view key, bool required) {
+    const json* v = member(key, required);
+    if (!v) return std::nullopt;
+    object_reader inner(*v, name(key), {"amount", "currency"}, errors_);
+    if (!inner.ok()) return std::nullopt;
+    auto amount = inner.integer("amount", true);
+    auto currency = inner.string("currency", true);
+    if (!amount || !currency) return std::nullopt;
+    return money{*amount, std::move(*currency)};
+  }
+
+ private:
+  std::string name(std::string_view key) const {
+    return prefix_.empty() ? std::string(key) : prefix_ + "." + std::string(key);
+  }
+
+  const json& obj_;
+  std::string prefix_;
+  std::vector<field_error>& errors_;
+  bool ok_ = true;
+};
+
+// Type errors and value errors of one request, merged, each field named once.
+std::vector<field_error> merge(std::vector<field_error> type_errors, std::vector<field_error> value_errors) {
+  for (auto& e : value_errors) {
+    bool seen = std::any_of(type_errors.begin(), type_errors.end(),
+                            [&](const field_error& t) { return t.field == e.field; });
+    if (!seen) type_errors.push_back(std::move(e));
+  }
+  return type_errors;
+}
+
+std::string path_id(const http::request_context& ctx) { return std::string(ctx.param("id").value_or("")); }
+
+std::optional<std::int64_t> expected_version(const http::request_context& ctx) {
+  auto h = ctx.header("If-Match");
+  return h ? if_match_version(*h) : std::nullopt;
+}
+
+std::string_view trim_view(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::optional<std::int64_t> strong_tag_version(std::string_view tag) {
+  if (tag.size() < 3 || tag.front() != '"' || tag.back() != '"') return std::nullopt;
+  auto digits = tag.substr(1, tag.size() - 2);
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  if (ec != std::errc{} || end != digits.data() + digits.size() || v < 0) return std::nullopt;
+  return v;
+}
+
+void read_limit_and_cursor(const http::request_context& ctx, std::optional<std::int64_t>& limit, std::string& cursor,
+                           std::vector<field_error>& errors) {
+  if (auto text = ctx.query_param("limit")) {
+    std::int64_t v = 0;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+    if (text->empty() || ec != std::errc{} || end != text->data() + text->size())
+      errors.push_back({"limit", "expected an integer"});
+    else
+      limit = v;
+  }
+  if (auto text = ctx.query_param("cursor")) cursor = std::string(*text);
+}
+
+http::response with_body(int status, std::string body) {
+  http::response res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::content_type, "application/json");
+  res.body() = std::move(body);
+  return res;
+}
+
+http::response product_response(int status, const product_reply& r, http::request_context& ctx) {
+  auto tag = etag(r.item.version);
+  if (status == 200) {
+    if (auto inm = ctx.header("If-None-Match"); inm && if_none_match(*inm, r.item.version)) {
+      http::response res{bhttp::status::not_modified, 11};
+      res.set(bhttp::field::etag, tag);
+      return res;
+    }
+  }
+  auto res = with_body(status, r.json ? *r.json : json(r.item).dump(-1, ' ', false, json::error_handler_t::replace));
+  res.set(bhttp::field::etag, tag);
+  return res;
+}
+
+http::response category_response(int status, const category& c, http::request_context& ctx) {
+  auto tag = etag(c.version);
+  if (status == 200) {
+    if (auto inm = ctx.header("If-None-Match"); inm && if_none_match(*inm, c.version)) {
+      http::response res{bhttp::status::not_modified, 11};
+      res.set(bhttp::field::etag, tag);
+      return res;
+    }
+  }
+  auto res = with_body(status, json(c).dump(-1, ' ', false, json::error_handler_t::replace));
+  res.set(bhttp::field::etag, tag);
+  return res;
+}
+
+json money_schema() {
+  return {{"type", "object"},
+          {"required", json::array({"amount", "currency"})},
+          {"additionalProperties", false},
+          {"properties",
+           {{"amount",
+             {{"type", "integer"},
+              {"minimum", 0},
+              {"maximum", amount_max},
+              {"description", "Minor units of the currency (cents for EUR); never a float"}}},
+            {"currency",
+             {{"type", "string"}, {"pattern", "^[A-Z]{3}$"}, {"description", "Active ISO 4217 code"}}}}}};
+}
+
+json id_schema(std::string_view prefix) {
+  return {{"type", "string"}, {"pattern", "^" + std::string(prefix) + "_[0-9A-HJKMNP-TV-Z]{26}$"}};
+}
+
+json nullable(json schema) {
+  schema["type"] = json::array({schema["type"], "null"});
+  return schema;
+}
+
+json status_schema() { return {{"type", "string"}, {"enum", json::array({"active", "archived"})}}; }
+
+json sku_schema() {
+  return {{"type", "string"}, {"minLength", 1}, {"maxLength", sku_max}, {"pattern", "^[A-Za-z0-9._-]{1,64}$"}};
+}
+
+json text_schema(std::size_t min, std::size_t max) {
+  return {{"type", "string"}, {"minLength", min}, {"maxLength", max}};
+}
+
+json time_schema() { return {{"type", "string"}, {"format", "date-time"}}; }
+
+json product_schema() {
+  return {{"type", "object"},
+          {"required", json::array({"id", "sku", "name", "description", "price", "category_id", "status", "version",
+                                    "created_at", "updated_at"})},
+          {"properties",
+           {{"id", id_schema("prod")},
+            {"sku", sku_schema()},
+            {"name", text_schema(1, product_name_max)},
+            {"description", text_schema(0, description_max)},
+            {"price", money_schema()},
+            {"category_id", nullable(id_schema("cat"))},
+            {"status", status_schema()},
+            {"version", {{"type", "integer"}, {"minimum", 1}, {"description", "The ETag is this, quoted"}}},
+            {"created_at", time_schema()},
+            {"updated_at", time_schema()}}}};
+}
+
+json category_schema() {
+  return {{"type", "object"},
+          {"required", json::array({"id", "name", "parent_id", "description", "version", "created_at", "updated_at"})},
+          {"properties",
+           {{"id", id_schema("cat")},
+            {"name", text_schema(1, category_name_max)},
+            {"parent_id", nullable(id_schema("cat"))},
+            {"description", text_schema(0, description_max)},
+            {"version", {{"type", "integer"}, {"minimum", 1}}},
+            {"created_at", time_schema()},
+            {"updated_at", time_schema()}}}};
+}
+
+json page_schema(json item) {
+  return {{"type", "object"},
+          {"required", json::array({"data", "next_cursor"})},
+          {"properties",
+           {{"data", {{"type", "array"}, {"items", std::move(item)}}},
+            {"next_cursor",
+             {{"type", json::array({"string", "null"})}, {"description", "Pass as cursor for the next page; null on the last"}}}}}};
+}
+
+json create_product_schema() {
+  return {{"type", "object"},
+          {"required", json::array({"sku", "name", "price"})},
+          {"additionalProperties", false},
+          {"properties",
+           {{"sku", sku_schema()},
+            {"name", text_schema(1, product_name_max)},
+            {"description", text_schema(0, description_max)},
+            {"price", money_schema()},
+            {"category_id", nullable(id_schema("cat"))},
+            {"status", status_schema()}}}};
+}
+
+json update_product_schema() {
+  auto s = create_product_schema();
+  s.erase("required");
+  s["description"] = "Only the fields present change; category_id null removes the category";
+  return s;
+}
+
+json create_category_schema() {
+  return {{"type", "object"},
+          {"required", json::array({"name"})},
+          {"additionalProperties", false},
+          {"properties",
+           {{"name", text_schema(1, category_name_max)},
+            {"parent_id", nullable(id_schema("cat"))},
+            {"description", text_schema(0, description_max)}}}};
+}
+
+json update_category_schema() {
+  auto s = create_category_schema();
+  s.erase("required");
+  s["description"] = "Only the fields present change; parent_id null makes it a root category";
+  return s;
+}
+
+http::route make_route(http::verb method, std::string pattern, std::string operation_id, std::string summary) {
+  http::route r;
+  r.method = method;
+  r.pattern = std::move(pattern);
+  r.operation_id = std::move(operation_id);
+  r.summary = std::move(summary);
+  r.tag = "catalog";
+  return r;
+}
+
+std::vector<http::query_param_doc> page_query() {
+  return {{"limit", "integer", "Items per page: 1 to modules.catalog.page_limit_max (100 by default); default 20"},
+          {"cursor", "string", "The next_cursor of the previous page"}};
+}
+
+}  // namespace
+
+std::string etag(std::int64_t version) {
+  std::string out;
+  out.reserve(22);
+  out.push_back('"');
+  out += std::to_string(version);
+  out.push_back('"');
+  return out;
+}
+
+std::optional<std::int64_t> if_match_version(std::string_view header) {
+  header = trim_view(header);
+  if (header == "*") return std::nullopt;
+  return strong_tag_version(header).value_or(-1);
+}
+
+bool if_none_match(std::string_view header, std::int64_t version) {
+  while (!header.empty()) {
+    auto comma = header.find(',');
+    auto tag = trim_view(header.substr(0, comma));
+    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+    if (tag == "*") return true;
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    if (strong_tag_version(tag) == version) return true;
+  }
+  return false;
+}
+
+result<create_product_request> decode_create_product(http::request_context& ctx) {
+  std::vector<field_error> errors;
+  object_reader body(ctx.body, "", {"sku", "name", "description", "price", "category_id", "status"}, errors);
+  create_product_request r;
+  bool complete = true;
+  auto take = [&](auto opt, auto& into) {
+    if (opt)
+      into = std::move(*opt);
+    else
+      complete = false;
+  };
+  take(body.string("sku", true), r.sku);
+  take(body.string("name", true), r.name);
+  if (auto d = body.string("description", false)) r.description = std::move(*d);
+  take(body.price("price", true), r.price);
+  if (auto c = body.nullable_string("category_id")) r.category_id = std::move(*c);
+  if (auto s = body.status("status")) r.status = *s;
+  if (!body.ok()) return error::invalid(std::move(errors));
+  auto value_errors = normalize_and_validate(r);
+  if (!complete) {
+    // Fields that failed to parse hold placeholders; report only the others' value errors.
+    std::erase_if(value_errors, [&](const field_error& e) {
+      return std::any_of(errors.begin(), errors.end(), [&](const field_error& t) {
+        return e.field == t.field || e.field.starts_with(t.field + ".") || t.field.starts_with(e.field + ".");
+      });
+    });
+  }
+  errors = merge(std::move(errors), std::move(value_errors));
+  if (!errors.empty()) return error::invalid(std::move(errors));
+  return r;
+}
+
+result<get_product_request> decode_get_product(http::request_context& ctx) { return get_product_request{path_id(ctx)}; }
+
+result<list_products_request> decode_list_products(http::request_context& ctx) {
+  std::vector<field_error> errors;
+  list_products_request r;
+  read_limit_and_cursor(ctx, r.limit, r.cursor, errors);
+  if (auto c = ctx.query_param("category_id")) r.category_id = std::string(*c);
+  if (auto s = ctx.query_param("status")) {
+    r.status = product_status_from_string(*s);
+    if (!r.status) errors.push_back({"status", "expected \"active\" or \"archived\""});
+  }
+  if (!errors.empty()) return error::invalid(std::move(errors));
+  return r;
+}
+
+result<update_product_request> decode_update_product(http::request_context& ctx) {
+  std::vector<field_error> errors;
+  object_reader body(ctx.body, "", {"sku", "name", "description", "price", "category_id", "status"}, errors);
+  update_product_request r;
+  r.id = path_id(ctx);
+  r.expected_version = expected_version(ctx);
+  r.sku = body.string("sku", false);
+  r.name = body.string("name", false);
+  r.description = body.string("description", false);
+  r.price = body.price("price", false);
+  r.category_id = body.nullable_string("category_id");
+  r.status = body.status("status");
+  errors = merge(std::move(errors), normalize_and_validate(r));
+  if (!errors.empty()) return error::invalid(std::move(errors));
+  return r;
+}
+
+result<delete_product_request> decode_delete_product(http::request_context& ctx) {
+  return delete_product_request{path_id(ctx), expected_version(ctx)};
+}
+
+result<create_category_request> decode_create_category(http::request_context& ctx) {
+  std::vector<field_error> errors;
+  object_reader body(ctx.body, "", {"name", "parent_id", "description"}, errors);
+  create_category_request r;
+  auto name = body.string("name", true);
+  if (name) r.name = std::move(*name);
+  if (auto p = body.nullable_string("parent_id")) r.parent_id = std::move(*p);
+  if (auto d = body.string("description", false)) r.description = std::move(*d);
+  if (!body.ok()) return error::invalid(std::move(errors));
+  auto value_errors = normalize_and_validate(r);
+  if (!name) std::erase_if(value_errors, [](const field_error& e) { return e.field == "name"; });
+  errors = merge(std::move(errors), std::move(value_errors));
+  if (!errors.empty()) return error::invalid(std::move(errors));
+  return r;
+}
+
+result<get_category_request> decode_get_category(http::request_context& ctx) {
+  return get_category_request{path_id(ctx)};
+}
+
+result<list_categories_request> decode_list_categories(http::request_context& ctx) {
+  std::vector<field_error> errors;
+  list_categories_request r;
+  read_limit_and_cursor(ctx, r.limit, r.cursor, errors);
+  if (auto p = ctx.query_param("parent_id")) r.parent_id = std::string(*p);
+  if (!errors.empty()) return error::invalid(std::move(errors));
+  return r;
+}
+
+result<update_category_request> decode_update_category(http::request_context& ctx) {
+  std::vector<field_error> errors;
+  object_reader body(ctx.body, "", {"name", "parent_id", "description"}, errors);
+  update_category_request r;
+  r.id = path_id(ctx);
+  r.expected_version = expected_version(ctx);
+  r.name = body.string("name", false);
+  r.parent_id = body.nullable_string("parent_id");
+  r.description = body.string("description", false);
+  errors = merge(std::move(errors), normalize_and_validate(r));
+  if (!errors.empty()) return error::invalid(std::move(errors));
+  return r;
+}
+
+result<delete_category_request> decode_delete_category(http::request_context& ctx) {
+  return delete_category_request{path_id(ctx), expected_version(ctx)};
+}
+
+http::response encode_created_product(const product_reply& r, http::request_context& ctx) {
+  auto res = product_response(201, r, ctx);
+  res.set(bhttp::field::location, "/v1/products/" + r.item.id);
+  return res;
+}
+
+http::response encode_product(const product_reply& r, http::request_context& ctx) {
+  return product_response(200, r, ctx);
+}
+
+http::response encode_product_page(const product_page& r, http::request_context&) {
+  return with_body(200, json(r).dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+http::response encode_created_category(const category& r, http::request_context& ctx) {
+  auto res = category_response(201, r, ctx);
+  res.set(bhttp::field::location, "/v1/categories/" + r.id);
+  return res;
+}
+
+http::response encode_category(const category& r, http::request_context& ctx) {
+  return category_response(200, r, ctx);
+}
+
+http::response encode_category_page(const category_page& r, http::request_context&) {
+  return with_body(200, json(r).dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+http::response encode_deleted(const deleted&, http::request_context&) {
+  return http::response{bhttp::status::no_content, 11};
+}
+
+http::route create_product_route() {
+  auto r = make_route(http::verb::post, "/v1/products", "createProduct",
+                      "Create a product; answers 201 with Location and ETag");
+  r.request_schema = create_product_schema();
+  r.responses = {{201, product_schema()}, {409, nullptr}, {422, nullptr}};
+  return r;
+}
+
+http::route get_product_route() {
+  auto r = make_route(http::verb::get, "/v1/products/{id}", "getProduct",
+                      "Get a product with its ETag; If-None-Match with that ETag answers 304");
+  r.responses = {{200, product_schema()}, {304, nullptr}, {404, nullptr}};
+  r.request_headers = {"If-None-Match"};
+  return r;
+}
+
+http::route list_products_route() {
+  auto r = make_route(http::verb::get, "/v1/products", "listProducts", "List products in id order (creation order to the millisecond), a page at a time");
+  r.responses = {{200, page_schema(product_schema())}, {422, nullptr}};
+  r.query = page_query();
+  r.query.push_back({"category_id", "string", "Only products of this category"});
+  r.query.push_back({"status", "string", "Only products with this status: active or archived"});
+  return r;
+}
+
+http::route update_product_route() {
+  auto r = make_route(http::verb::patch, "/v1/products/{id}", "updateProduct",
+                      "Change some fields of a product. If-Match with its ETag makes the change conditional (412 "
+                      "when it has changed); without If-Match the last write wins");
+  r.request_schema = update_product_schema();
+  r.responses = {{200, product_schema()}, {404, nullptr}, {409, nullptr}, {412, nullptr}, {422, nullptr}};
+  r.request_headers = {"If-Match"};
+  return r;
+}
+
+http::route delete_product_route() {
+  auto r = make_route(http::verb::delete_, "/v1/products/{id}", "deleteProduct",
+                      "Delete a product; If-Match with its ETag makes it conditional (412 when it has changed)");
+  r.responses = {{204, nullptr}, {404, nullptr}, {412, nullptr}};
+  r.request_headers = {"If-Match"};
+  return r;
+}
+
+http::route create_category_route() {
+  auto r = make_route(http::verb::post, "/v1/categories", "createCategory",
+                      "Create a category; answers 201 with Location and ETag");
+  r.request_schema = create_category_schema();
+  r.responses = {{201, category_schema()}, {409, nullptr}, {422, nullptr}};
+  return r;
+}
+
+http::route get_category_route() {
+  auto r = make_route(http::verb::get, "/v1/categories/{id}", "getCategory",
+                      "Get a category with its ETag; If-None-Match with that ETag answers 304");
+  r.responses = {{200, category_schema()}, {304, nullptr}, {404, nullptr}};
+  r.request_headers = {"If-None-Match"};
+  return r;
+}
+
+http::route list_categories_route() {
+  auto r = make_route(http::verb::get, "/v1/categories", "listCategories",
+                      "List categories in id order (creation order to the millisecond), a page at a time");
+  r.responses = {{200, page_schema(category_schema())}, {422, nullptr}};
+  r.query = page_query();
+  r.query.push_back({"parent_id", "string", "Only the children of this category"});
+  return r;
+}
+
+http::route update_category_route() {
+  auto r = make_route(http::verb::patch, "/v1/categories/{id}", "updateCategory",
+                      "Change some fields of a category. If-Match with its ETag makes the change conditional (412 "
+                      "when it has changed); without If-Match the last write wins");
+  r.request_schema = update_category_schema();
+  r.responses = {{200, category_schema()}, {404, nullptr}, {409, nullptr}, {412, nullptr}, {422, nullptr}};
+  r.request_headers = {"If-Match"};
+  return r;
+}
+
+http::route delete_category_route() {
+  auto r = make_route(http::verb::delete_, "/v1/categories/{id}", "deleteCategory",
+                      "Delete a category that has no products and no child categories (409 otherwise); If-Match "
+                      "makes it conditional");
+  r.responses = {{204, nullptr}, {404, nullptr}, {409, nullptr}, {412, nullptr}};
+  r.request_headers = {"If-Match"};
+  return r;
+}
+
+}  // namespace agora::catalog::http_codec

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <catalog/api.hpp>
+
+#include <agora/http.hpp>
+
+#include <optional>
+#include <string_view>
+
+// The catalog's HTTP side: request decoders (body, path, query and conditional headers
+// into bus requests, every bad field reported at once), response encoders (status,
+// ETag, Location, 304) and the OpenAPI description of each route.
+namespace agora::catalog::http_codec {
+
+// The strong ETag of a version: "\"7\"".
+std::string etag(std::int64_t version);
+// If-Match: nothing for "*", the version of one strong ETag, or -1 (matches no version)
+// for anything else, so a weak or foreign tag fails the precondition.
+std::optional<std::int64_t> if_match_version(std::string_view header);
+// If-None-Match (weak comparison): true when `version`'s tag, or "*", is listed.
+bool if_none_match(std::string_view header, std::int64_t version);
+
+result<create_product_request> decode_create_product(http::request_context& ctx);
+result<get_product_request> decode_get_product(http::request_context& ctx);
+result<list_products_request> decode_list_products(http::request_context& ctx);
+result<update_product_request> decode_update_product(http::request_context& ctx);
+result<delete_product_request> decode_delete_product(http::request_context& ctx);
+
+result<create_category_request> decode_create_category(http::request_context& ctx);
+result<get_category_request> decode_get_category(http::request_context& ctx);
+result<list_categories_request> decode_list_categories(http::request_context& ctx);
+result<update_category_request> decode_update_category(http::request_context& ctx);
+result<delete_category_request> decode_delete_category(http::request_context& ctx);
+
+http::response encode_created_product(const product_reply& r, http::request_context& ctx);
+http::response encode_product(const product_reply& r, http::request_context& ctx);
+http::response encode_product_page(const product_page& r, http::request_context& ctx);
+http::response encode_created_category(const category& r, http::request_context& ctx);
+http::response encode_category(const category& r, http::request_context& ctx);
+http::response encode_category_page(const category_page& r, http::request_context& ctx);
+http::response encode_deleted(const deleted& r, http::request_context& ctx);
+
+// Route declarations (method, pattern, OpenAPI fields) without a handler.
+http::route create_product_route();
+http::route get_product_route();
+http::route list_products_route();
+http::route update_product_route();
+http::route delete_product_route();
+http::route create_category_route();
+http::route get_category_route();
+http::route list_categories_route();
+http::route update_category_route();
+http::route delete_category_route();
+
+}  // namespace agora::catalog::http_codec

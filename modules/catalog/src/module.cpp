@@ -1,0 +1,46 @@
+#include "http_codec.hpp"
+#include "service.hpp"
+
+#include <catalog/api.hpp>
+
+#include "agora_catalog_migrations.hpp"
+
+namespace agora::catalog {
+
+module_definition module() {
+  namespace hc = http_codec;
+  module_decl<service> decl("catalog");
+  decl.replicas(1)
+      .migrations(db::migrations())
+      .setting({"cache_size", config::type::integer, 10000,
+                "Products kept in the read cache (0 disables it; disabled anyway with more than one replica)", 0,
+                10'000'000, {}})
+      .setting({"page_limit_max", config::type::integer, 100, "Largest page a list request may ask for", 1, 1000, {}})
+      .handle<create_product>(&service::create_product)
+      .handle<get_product>(&service::get_product)
+      .handle<list_products>(&service::list_products)
+      .handle<update_product>(&service::update_product)
+      .handle<delete_product>(&service::delete_product)
+      .handle<create_category>(&service::create_category)
+      .handle<get_category>(&service::get_category)
+      .handle<list_categories>(&service::list_categories)
+      .handle<update_category>(&service::update_category)
+      .handle<delete_category>(&service::delete_category)
+      .route<create_product>(hc::create_product_route(), hc::decode_create_product, hc::encode_created_product)
+      .route<get_product>(hc::get_product_route(), hc::decode_get_product, hc::encode_product)
+      .route<list_products>(hc::list_products_route(), hc::decode_list_products, hc::encode_product_page)
+      .route<update_product>(hc::update_product_route(), hc::decode_update_product, hc::encode_product)
+      .route<delete_product>(hc::delete_product_route(), hc::decode_delete_product, hc::encode_deleted)
+      .route<create_category>(hc::create_category_route(), hc::decode_create_category, hc::encode_created_category)
+      .route<get_category>(hc::get_category_route(), hc::decode_get_category, hc::encode_category)
+      .route<list_categories>(hc::list_categories_route(), hc::decode_list_categories, hc::encode_category_page)
+      .route<update_category>(hc::update_category_route(), hc::decode_update_category, hc::encode_category)
+      .route<delete_category>(hc::delete_category_route(), hc::decode_delete_category, hc::encode_deleted)
+      .publishes(std::string(products_topic),
+                 {std::string(product_created), std::string(product_updated), std::string(product_deleted)})
+      .publishes(std::string(categories_topic),
+                 {std::string(category_created), std::string(category_updated), std::string(category_deleted)});
+  return std::move(decl).build();
+}
+
+}  // namespace agora::catalog

@@ -1,0 +1,44 @@
+#pragma once
+
+#include "product_cache.hpp"
+
+#include <catalog/api.hpp>
+
+#include <agora/module.hpp>
+
+namespace agora::catalog {
+
+// One replica of the catalog: answers its bus methods on the replica's strand, does all
+// SQLite work on the module's store thread, and keeps a write-through read cache of
+// products. The cache is disabled when more than one replica is configured, since then
+// another replica's writes would not pass through it.
+class service {
+ public:
+  explicit service(module_context& ctx);
+
+  asio::awaitable<result<product_reply>> create_product(create_product_request req, const bus::call_context& c);
+  asio::awaitable<result<product_reply>> get_product(get_product_request req, const bus::call_context& c);
+  asio::awaitable<result<product_page>> list_products(list_products_request req, const bus::call_context& c);
+  asio::awaitable<result<product_reply>> update_product(update_product_request req, const bus::call_context& c);
+  asio::awaitable<result<deleted>> delete_product(delete_product_request req, const bus::call_context& c);
+
+  asio::awaitable<result<category>> create_category(create_category_request req, const bus::call_context& c);
+  asio::awaitable<result<category>> get_category(get_category_request req, const bus::call_context& c);
+  asio::awaitable<result<category_page>> list_categories(list_categories_request req, const bus::call_context& c);
+  asio::awaitable<result<category>> update_category(update_category_request req, const bus::call_context& c);
+  asio::awaitable<result<deleted>> delete_category(delete_category_request req, const bus::call_context& c);
+
+  const product_cache& cache() const noexcept { return cache_; }
+
+ private:
+  product_reply remember(product p);
+  result<std::int64_t> page_limit(const std::optional<std::int64_t>& requested) const;
+
+  module_context& ctx_;
+  product_cache cache_;
+  std::int64_t page_limit_max_;
+  metrics::counter& cache_hits_;
+  metrics::counter& cache_misses_;
+};
+
+}  // namespace agora::catalog

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <catalog/api.hpp>
+
+#include <agora/store.hpp>
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+// The catalog's SQL. Every function runs on the store thread with the module's database
+// and throws store::sqlite_error on failure; callers own the transactions.
+namespace agora::catalog::sql {
+
+std::optional<product> find_product(store::database& db, std::string_view id);
+void insert_product(store::database& db, const product& p);
+// Writes every column of `p` where the row still has `previous_version`; false if not.
+bool update_product(store::database& db, const product& p, std::int64_t previous_version);
+void delete_product(store::database& db, std::string_view id);
+bool sku_taken(store::database& db, std::string_view sku, std::string_view other_than);
+// Up to `limit` products with id > `after` (all when empty), in id order.
+std::vector<product> list_products(store::database& db, std::string_view after,
+                                   const std::optional<std::string>& category_id,
+                                   std::optional<product_status> status, std::int64_t limit);
+
+std::optional<category> find_category(store::database& db, std::string_view id);
+bool category_exists(store::database& db, std::string_view id);
+void insert_category(store::database& db, const category& c);
+bool update_category(store::database& db, const category& c, std::int64_t previous_version);
+void delete_category(store::database& db, std::string_view id);
+bool category_name_taken(store::database& db, std::string_view name, std::string_view other_than);
+bool category_has_products(store::database& db, std::string_view id);
+bool category_has_children(store::database& db, std::string_view id);
+// True when `ancestor` is `start` or one of its ancestors.
+bool is_ancestor_or_self(store::database& db, std::string_view ancestor, std::string_view start);
+std::vector<category> list_categories(store::database& db, std::string_view after,
+                                      const std::optional<std::string>& parent_id, std::int64_t limit);
+
+}  // namespace agora::catalog::sql
