@@ -62,9 +62,7 @@ void get_present(const json& j, const char* key, std::optional<T>& v) {
 
 }  // namespace
 
-std::string_view to_string(product_status s) noexcept {
-  return s == product_status::archived ? "archived" : "active";
-}
+std::string_view to_string(product_status s) noexcept { return s == product_status::archived ? "archived" : "active"; }
 
 std::optional<product_status> product_status_from_string(std::string_view s) noexcept {
   if (s == "active") return product_status::active;

@@ -1,5 +1,4 @@
 #include "http_codec.hpp"
-
 #include "validation.hpp"
 
 #include <boost/beast/http/field.hpp>
@@ -28,8 +27,7 @@ class object_reader {
       return;
     }
     for (const auto& [key, value] : obj_.items())
-      if (std::find(known.begin(), known.end(), key) == known.end())
-        errors_.push_back({name(key), "unknown field"});
+      if (std::find(known.begin(), known.end(), key) == known.end()) errors_.push_back({name(key), "unknown field"});
   }
 
   bool ok() const noexcept { return ok_; }
@@ -117,8 +115,8 @@ class object_reader {
 // Type errors and value errors of one request, merged, each field named once.
 std::vector<field_error> merge(std::vector<field_error> type_errors, std::vector<field_error> value_errors) {
   for (auto& e : value_errors) {
-    bool seen = std::any_of(type_errors.begin(), type_errors.end(),
-                            [&](const field_error& t) { return t.field == e.field; });
+    bool seen =
+        std::any_of(type_errors.begin(), type_errors.end(), [&](const field_error& t) { return t.field == e.field; });
     if (!seen) type_errors.push_back(std::move(e));
   }
   return type_errors;
@@ -204,8 +202,7 @@ json money_schema() {
               {"minimum", 0},
               {"maximum", amount_max},
               {"description", "Minor units of the currency (cents for EUR); never a float"}}},
-            {"currency",
-             {{"type", "string"}, {"pattern", "^[A-Z]{3}$"}, {"description", "Active ISO 4217 code"}}}}}};
+            {"currency", {{"type", "string"}, {"pattern", "^[A-Z]{3}$"}, {"description", "Active ISO 4217 code"}}}}}};
 }
 
 json id_schema(std::string_view prefix) {
@@ -265,7 +262,8 @@ json page_schema(json item) {
           {"properties",
            {{"data", {{"type", "array"}, {"items", std::move(item)}}},
             {"next_cursor",
-             {{"type", json::array({"string", "null"})}, {"description", "Pass as cursor for the next page; null on the last"}}}}}};
+             {{"type", json::array({"string", "null"})},
+              {"description", "Pass as cursor for the next page; null on the last"}}}}}};
 }
 
 json create_product_schema() {
@@ -484,9 +482,7 @@ http::response encode_created_category(const category& r, http::request_context&
   return res;
 }
 
-http::response encode_category(const category& r, http::request_context& ctx) {
-  return category_response(200, r, ctx);
-}
+http::response encode_category(const category& r, http::request_context& ctx) { return category_response(200, r, ctx); }
 
 http::response encode_category_page(const category_page& r, http::request_context&) {
   return with_body(200, json(r).dump(-1, ' ', false, json::error_handler_t::replace));
@@ -513,7 +509,8 @@ http::route get_product_route() {
 }
 
 http::route list_products_route() {
-  auto r = make_route(http::verb::get, "/v1/products", "listProducts", "List products in id order (creation order to the millisecond), a page at a time");
+  auto r = make_route(http::verb::get, "/v1/products", "listProducts",
+                      "List products in id order (creation order to the millisecond), a page at a time");
   r.responses = {{200, page_schema(product_schema())}, {422, nullptr}};
   r.query = page_query();
   r.query.push_back({"category_id", "string", "Only products of this category"});

@@ -12,9 +12,13 @@ module_definition module() {
   module_decl<service> decl("catalog");
   decl.replicas(1)
       .migrations(db::migrations())
-      .setting({"cache_size", config::type::integer, 10000,
-                "Products kept in the read cache (0 disables it; disabled anyway with more than one replica)", 0,
-                10'000'000, {}})
+      .setting({"cache_size",
+                config::type::integer,
+                10000,
+                "Products kept in the read cache (0 disables it; disabled anyway with more than one replica)",
+                0,
+                10'000'000,
+                {}})
       .setting({"page_limit_max", config::type::integer, 100, "Largest page a list request may ask for", 1, 1000, {}})
       .handle<create_product>(&service::create_product)
       .handle<get_product>(&service::get_product)

@@ -21,7 +21,9 @@ class product_cache {
     std::shared_ptr<const std::string> json;
   };
 
-  explicit product_cache(std::size_t capacity) : capacity_(capacity) { index_.reserve(capacity < 65536 ? capacity : 65536); }
+  explicit product_cache(std::size_t capacity) : capacity_(capacity) {
+    index_.reserve(capacity < 65536 ? capacity : 65536);
+  }
 
   // The entry for `id`, now the most recently used; null when absent.
   const entry* find(std::string_view id) {

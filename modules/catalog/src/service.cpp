@@ -1,5 +1,4 @@
 #include "service.hpp"
-
 #include "store.hpp"
 #include "validation.hpp"
 
@@ -30,8 +29,8 @@ bus::event make_event(std::string_view topic, std::string_view type, const std::
 log::trace trace_of(const bus::call_context& c) { return c.tr ? *c.tr : log::trace{}; }
 
 error version_mismatch(std::string_view what, std::int64_t current) {
-  return {errc::failed_precondition,
-          std::string(what) + " has changed: it is at version " + std::to_string(current), {}};
+  return {
+      errc::failed_precondition, std::string(what) + " has changed: it is at version " + std::to_string(current), {}};
 }
 
 std::string render(const product& p) {
@@ -66,8 +65,7 @@ service::service(module_context& ctx)
       page_limit_max_(ctx.setting_integer("page_limit_max")),
       cache_hits_(ctx.metrics().counter_of("agora_catalog_cache_hits_total", "Product reads served from the cache",
                                            {{"replica", ctx.replica_name()}})),
-      cache_misses_(ctx.metrics().counter_of("agora_catalog_cache_misses_total",
-                                             "Product reads that went to the store",
+      cache_misses_(ctx.metrics().counter_of("agora_catalog_cache_misses_total", "Product reads that went to the store",
                                              {{"replica", ctx.replica_name()}})) {}
 
 product_reply service::remember(product p) {
@@ -83,12 +81,19 @@ result<std::int64_t> service::page_limit(const std::optional<std::int64_t>& requ
   return *requested;
 }
 
-asio::awaitable<result<product_reply>> service::create_product(create_product_request req,
-                                                               const bus::call_context& c) {
+asio::awaitable<result<product_reply>> service::create_product(create_product_request req, const bus::call_context& c) {
   if (auto errors = normalize_and_validate(req); !errors.empty()) co_return error::invalid(std::move(errors));
   auto now = now_rfc3339();
-  product p{new_id("prod"),        std::move(req.sku), std::move(req.name), std::move(req.description),
-            std::move(req.price),  std::move(req.category_id), req.status, 1, now, now};
+  product p{new_id("prod"),
+            std::move(req.sku),
+            std::move(req.name),
+            std::move(req.description),
+            std::move(req.price),
+            std::move(req.category_id),
+            req.status,
+            1,
+            now,
+            now};
   auto ev = make_event(products_topic, product_created, p.id, now, trace_of(c), p);
   auto job = [p = std::move(p), ev = std::move(ev)](store::database& db) mutable {
     return db.transaction([&]() -> result<product> {
@@ -123,10 +128,8 @@ asio::awaitable<result<product_page>> service::list_products(list_products_reque
   if (!limit) co_return std::move(limit).err();
   auto after = after_cursor(req.cursor, "prod");
   if (!after) co_return std::move(after).err();
-  auto job = [after = std::move(after).value(), category_id = std::move(req.category_id),
-                                         status = req.status, n = *limit + 1](store::database& db) {
-    return sql::list_products(db, after, category_id, status, n);
-  };
+  auto job = [after = std::move(after).value(), category_id = std::move(req.category_id), status = req.status,
+              n = *limit + 1](store::database& db) { return sql::list_products(db, after, category_id, status, n); };
   auto rows = co_await ctx_.store().run(std::move(job));
   if (!rows) co_return std::move(rows).err();
   product_page page;
@@ -135,11 +138,9 @@ asio::awaitable<result<product_page>> service::list_products(list_products_reque
   co_return page;
 }
 
-asio::awaitable<result<product_reply>> service::update_product(update_product_request req,
-                                                               const bus::call_context& c) {
+asio::awaitable<result<product_reply>> service::update_product(update_product_request req, const bus::call_context& c) {
   if (auto errors = normalize_and_validate(req); !errors.empty()) co_return error::invalid(std::move(errors));
-  auto job = [req = std::move(req), now = now_rfc3339(),
-                                      tr = trace_of(c)](store::database& db) mutable {
+  auto job = [req = std::move(req), now = now_rfc3339(), tr = trace_of(c)](store::database& db) mutable {
     return db.transaction([&]() -> result<product> {
       auto current = sql::find_product(db, req.id);
       if (!current) return error::not_found("no product has this id");
@@ -153,8 +154,7 @@ asio::awaitable<result<product_reply>> service::update_product(update_product_re
       if (req.category_id) next.category_id = std::move(*req.category_id);
       if (req.status) next.status = *req.status;
       if (next == *current) return std::move(*current);
-      if (next.category_id && next.category_id != current->category_id &&
-          !sql::category_exists(db, *next.category_id))
+      if (next.category_id && next.category_id != current->category_id && !sql::category_exists(db, *next.category_id))
         return error::invalid({{"category_id", "no category has this id"}});
       if (next.sku != current->sku && sql::sku_taken(db, next.sku, next.id))
         return error::conflict("a product with this sku already exists");
@@ -171,8 +171,7 @@ asio::awaitable<result<product_reply>> service::update_product(update_product_re
 }
 
 asio::awaitable<result<deleted>> service::delete_product(delete_product_request req, const bus::call_context& c) {
-  auto job = [req = std::move(req), now = now_rfc3339(),
-                                      tr = trace_of(c)](store::database& db) {
+  auto job = [req = std::move(req), now = now_rfc3339(), tr = trace_of(c)](store::database& db) {
     return db.transaction([&]() -> result<deleted> {
       auto current = sql::find_product(db, req.id);
       if (!current) return error::not_found("no product has this id");
@@ -189,8 +188,7 @@ asio::awaitable<result<deleted>> service::delete_product(delete_product_request 
   co_return std::move(r).value();
 }
 
-asio::awaitable<result<category>> service::create_category(create_category_request req,
-                                                           const bus::call_context& c) {
+asio::awaitable<result<category>> service::create_category(create_category_request req, const bus::call_context& c) {
   if (auto errors = normalize_and_validate(req); !errors.empty()) co_return error::invalid(std::move(errors));
   auto now = now_rfc3339();
   category cat{new_id("cat"), std::move(req.name), std::move(req.parent_id), std::move(req.description), 1, now, now};
@@ -217,16 +215,13 @@ asio::awaitable<result<category>> service::get_category(get_category_request req
   co_return std::move(*r.value());
 }
 
-asio::awaitable<result<category_page>> service::list_categories(list_categories_request req,
-                                                                const bus::call_context&) {
+asio::awaitable<result<category_page>> service::list_categories(list_categories_request req, const bus::call_context&) {
   auto limit = page_limit(req.limit);
   if (!limit) co_return std::move(limit).err();
   auto after = after_cursor(req.cursor, "cat");
   if (!after) co_return std::move(after).err();
   auto job = [after = std::move(after).value(), parent_id = std::move(req.parent_id),
-                                         n = *limit + 1](store::database& db) {
-    return sql::list_categories(db, after, parent_id, n);
-  };
+              n = *limit + 1](store::database& db) { return sql::list_categories(db, after, parent_id, n); };
   auto rows = co_await ctx_.store().run(std::move(job));
   if (!rows) co_return std::move(rows).err();
   category_page page;
@@ -235,11 +230,9 @@ asio::awaitable<result<category_page>> service::list_categories(list_categories_
   co_return page;
 }
 
-asio::awaitable<result<category>> service::update_category(update_category_request req,
-                                                           const bus::call_context& c) {
+asio::awaitable<result<category>> service::update_category(update_category_request req, const bus::call_context& c) {
   if (auto errors = normalize_and_validate(req); !errors.empty()) co_return error::invalid(std::move(errors));
-  auto job = [req = std::move(req), now = now_rfc3339(),
-                                       tr = trace_of(c)](store::database& db) mutable {
+  auto job = [req = std::move(req), now = now_rfc3339(), tr = trace_of(c)](store::database& db) mutable {
     return db.transaction([&]() -> result<category> {
       auto current = sql::find_category(db, req.id);
       if (!current) return error::not_found("no category has this id");
@@ -269,8 +262,7 @@ asio::awaitable<result<category>> service::update_category(update_category_reque
 }
 
 asio::awaitable<result<deleted>> service::delete_category(delete_category_request req, const bus::call_context& c) {
-  auto job = [req = std::move(req), now = now_rfc3339(),
-                                       tr = trace_of(c)](store::database& db) {
+  auto job = [req = std::move(req), now = now_rfc3339(), tr = trace_of(c)](store::database& db) {
     return db.transaction([&]() -> result<deleted> {
       auto current = sql::find_category(db, req.id);
       if (!current) return error::not_found("no category has this id");

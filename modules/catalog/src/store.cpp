@@ -87,8 +87,8 @@ bool sku_taken(store::database& db, std::string_view sku, std::string_view other
 }
 
 std::vector<product> list_products(store::database& db, std::string_view after,
-                                   const std::optional<std::string>& category_id,
-                                   std::optional<product_status> status, std::int64_t limit) {
+                                   const std::optional<std::string>& category_id, std::optional<product_status> status,
+                                   std::int64_t limit) {
   // One statement per filter combination, so each can use its index.
   std::string sql = "SELECT " + std::string(product_columns) + " FROM products WHERE id > ?1";
   if (category_id) sql += " AND category_id = ?2";

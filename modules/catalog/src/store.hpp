@@ -20,8 +20,8 @@ void delete_product(store::database& db, std::string_view id);
 bool sku_taken(store::database& db, std::string_view sku, std::string_view other_than);
 // Up to `limit` products with id > `after` (all when empty), in id order.
 std::vector<product> list_products(store::database& db, std::string_view after,
-                                   const std::optional<std::string>& category_id,
-                                   std::optional<product_status> status, std::int64_t limit);
+                                   const std::optional<std::string>& category_id, std::optional<product_status> status,
+                                   std::int64_t limit);
 
 std::optional<category> find_category(store::database& db, std::string_view id);
 bool category_exists(store::database& db, std::string_view id);

@@ -274,7 +274,8 @@ TEST_CASE("a page limit out of range or a malformed cursor is refused", "[catalo
   ok.limit = 50;
   CHECK(f.call<list_products>(ok));
 
-  for (std::string bad : std::vector<std::string>{"!!!", "bm90LWFuLWlk", encode_cursor("cat_01JD0000000000000000000000")}) {
+  for (std::string bad :
+       std::vector<std::string>{"!!!", "bm90LWFuLWlk", encode_cursor("cat_01JD0000000000000000000000")}) {
     list_products_request r;
     r.cursor = bad;
     auto out = f.call<list_products>(r);

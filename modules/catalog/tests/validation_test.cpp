@@ -97,8 +97,8 @@ TEST_CASE("a price is 0 to 10^12 minor units of an active ISO 4217 currency", "[
 }
 
 TEST_CASE("the currency list holds the active codes and refuses withdrawn and non-currency ones", "[catalog]") {
-  for (const char* code : {"EUR", "USD", "GBP", "JPY", "CHF", "CNY", "INR", "BRL", "SEK", "XOF", "XCG", "ZWG", "SLE",
-                           "VES", "MRU", "STN"})
+  for (const char* code :
+       {"EUR", "USD", "GBP", "JPY", "CHF", "CNY", "INR", "BRL", "SEK", "XOF", "XCG", "ZWG", "SLE", "VES", "MRU", "STN"})
     CHECK(is_active_currency(code));
   // Withdrawn (DEM, FRF, HRK, SLL, ZWL, ANG, VEF, MRO), test/none (XTS, XXX), metals (XAU), lowercase.
   for (const char* code : {"DEM", "FRF", "HRK", "SLL", "ZWL", "ANG", "VEF", "MRO", "XTS", "XXX", "XAU", "eur", ""})

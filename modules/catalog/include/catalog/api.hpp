@@ -33,10 +33,10 @@ std::optional<product_status> product_status_from_string(std::string_view s) noe
 // A sellable product. `version` starts at 1 and grows by one on every change; the HTTP
 // ETag is the quoted version. Times are RFC 3339 UTC.
 struct product {
-  std::string id;                          // "prod_…"
-  std::string sku;                         // unique; 1–64 of [A-Za-z0-9._-]
-  std::string name;                        // 1–200 characters, trimmed
-  std::string description;                 // ≤ 5000 characters
+  std::string id;           // "prod_…"
+  std::string sku;          // unique; 1–64 of [A-Za-z0-9._-]
+  std::string name;         // 1–200 characters, trimmed
+  std::string description;  // ≤ 5000 characters
   money price;
   std::optional<std::string> category_id;  // "cat_…", an existing category
   product_status status = product_status::active;
@@ -86,8 +86,8 @@ struct get_product_request {
   std::string id;
 };
 
-// Products in id order: creation order to the millisecond (ids sort by time). `limit` defaults to 20 and may not exceed the
-// `modules.catalog.page_limit_max` setting; `cursor` is the previous page's next_cursor.
+// Products in id order: creation order to the millisecond (ids sort by time). `limit` defaults to 20 and may not exceed
+// the `modules.catalog.page_limit_max` setting; `cursor` is the previous page's next_cursor.
 struct list_products_request {
   std::optional<std::int64_t> limit;
   std::string cursor;
