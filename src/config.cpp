@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 extern char** environ;
@@ -172,9 +173,11 @@ void config::load(const sources& src) {
     if (!in) {
       if (src.file_required) throw config_error(fmt::format("config: cannot read file '{}'", src.file->string()));
     } else {
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (text.find_first_not_of(" \t\r\n") == std::string::npos) text = "{}";
       nlohmann::json doc;
       try {
-        doc = nlohmann::json::parse(in);
+        doc = nlohmann::json::parse(text);
       } catch (const nlohmann::json::parse_error& e) {
         throw config_error(fmt::format("config: '{}' is not valid JSON: {}", src.file->string(), e.what()));
       }

@@ -107,7 +107,8 @@ asio::awaitable<http::response> bus_route(bus::bus& b, std::chrono::milliseconds
                                           Encode encode, http::request_context& ctx) {
   auto req = decode(ctx);
   if (!req) co_return http::problem(req.err());
-  auto reply = co_await b.call<M>(std::move(req).value(), bus::request_options{timeout, ctx.tr});
+  bus::request_options opts{timeout, ctx.tr};
+  auto reply = co_await b.call<M>(std::move(req).value(), std::move(opts));
   if (!reply) co_return http::problem(reply.err());
   co_return encode(reply.value(), ctx);
 }
@@ -190,7 +191,9 @@ class module_decl {
     return *this;
   }
 
-  module_definition build() && {
+  // Finishes the declaration (it is spent afterwards); chains end with it:
+  //   return module_decl<S>("x").handle<m>(&S::f).build();
+  module_definition build() {
     def_.create = [binders = std::move(binders_)](module_context& ctx) -> std::unique_ptr<module_instance> {
       auto svc = std::make_shared<S>(ctx);
       auto inst = std::make_unique<instance>(svc);

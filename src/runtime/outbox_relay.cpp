@@ -56,11 +56,12 @@ void outbox_relay::settle(std::int64_t seq) {
 asio::awaitable<void> outbox_relay::delete_settled() {
   auto seqs = std::move(settled_);
   settled_.clear();
-  auto r = co_await store_.run([seqs](store::database& db) {
+  auto job = [seqs = std::move(seqs)](store::database& db) {
     db.transaction([&] {
       for (auto seq : seqs) db.prepare("DELETE FROM _agora_outbox WHERE seq = ?").bind(1, seq).run();
     });
-  });
+  };
+  auto r = co_await store_.run(std::move(job));
   if (!r) {
     log::warn("outbox", "could not delete settled rows; they will be published again", {{"module", module_}});
   }
@@ -71,13 +72,14 @@ asio::awaitable<void> outbox_relay::loop() {
     if (!settled_.empty()) co_await delete_settled();
     if (dirty_) {
       dirty_ = false;
-      auto rows = co_await store_.run([after = last_seq_](store::database& db) {
+      auto read = [after = last_seq_](store::database& db) {
         std::vector<outbox_row> out;
         auto& q = db.prepare("SELECT seq, event FROM _agora_outbox WHERE seq > ? ORDER BY seq LIMIT ?");
         q.bind_all(after, static_cast<std::int64_t>(batch));
         while (q.step()) out.push_back({q.int64(0), q.text(1)});
         return out;
-      });
+      };
+      auto rows = co_await store_.run(std::move(read));
       if (!rows) {
         dirty_ = true;
         wake_.expires_after(std::chrono::milliseconds(200));
@@ -97,11 +99,12 @@ asio::awaitable<void> outbox_relay::loop() {
         }
         unsettled_.insert(row.seq);
         pending_.set(static_cast<double>(unsettled_.size()));
-        auto self = shared_from_this();
         auto seq = row.seq;
-        auto r = co_await bus_.publish(std::make_shared<const bus::event>(std::move(ev)), [self, seq] {
+        auto shared = std::make_shared<const bus::event>(std::move(ev));
+        std::function<void()> on_settled = [self = shared_from_this(), seq] {
           asio::post(self->ex_, [self, seq] { self->settle(seq); });
-        });
+        };
+        auto r = co_await bus_.publish(std::move(shared), std::move(on_settled));
         if (!r) {
           unsettled_.erase(seq);
           dirty_ = true;

@@ -10,8 +10,8 @@ curl -s -X POST -H 'Content-Type: application/json' -d '{"sku":"M-1","name":"x",
   "http://127.0.0.1:$PORT/v1/products" >/dev/null
 sleep 0.3
 curl -sf "http://127.0.0.1:$PORT/metrics" >"$DATA/metrics.txt"
-for name in agora_http_requests_total agora_http_request_duration_seconds agora_bus_queue_depth \
-            agora_store_transaction_duration_seconds; do
+for name in agora_http_requests_total agora_http_request_duration_seconds agora_bus_requests_total \
+            agora_store_transaction_duration_seconds agora_outbox_published_total; do
   grep -q "^$name" "$DATA/metrics.txt" || { echo "missing $name"; exit 1; }
 done
 "$promtool" check metrics <"$DATA/metrics.txt"

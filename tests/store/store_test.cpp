@@ -219,9 +219,10 @@ TEST_CASE("many concurrent callers are served in order without loss", "[store]")
     futures.push_back(asio::co_spawn(
         io,
         [&w, i]() -> asio::awaitable<bool> {
-          auto r = co_await w.run([i](database& db) {
+          auto job = [i](database& db) {
             db.transaction([&] { db.prepare("INSERT INTO items VALUES (?, ?)").bind_all(fmt::format("k{}", i), i).run(); });
-          });
+          };
+          auto r = co_await w.run(std::move(job));
           co_return r.has_value();
         },
         asio::use_future));
