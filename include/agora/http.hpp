@@ -32,6 +32,25 @@ using request = beast::http::request<beast::http::string_body>;
 using response = beast::http::response<beast::http::string_body>;
 using verb = beast::http::verb;
 
+// Writes a streamed response body (Server-Sent Events, say) chunk by chunk.
+class body_writer {
+ public:
+  virtual ~body_writer() = default;
+  // Sends one chunk (chunked transfer encoding). False once the client is gone or the
+  // write timed out: the producer should stop then.
+  virtual asio::awaitable<bool> write(std::string_view data) = 0;
+  // True as soon as the server notices the client closed its side, even while the
+  // producer is waiting for data to send.
+  virtual bool client_gone() const noexcept = 0;
+  // Runs `f` once, on the connection's executor, when the client goes (immediately
+  // if it already has): lets a producer cancel work it is waiting on.
+  virtual void on_client_gone(std::function<void()> f) = 0;
+};
+
+// A streamed body: the producer runs after the response head is written and writes
+// the body; when it returns, the body ends. Streamed responses close the connection.
+using stream_body = std::function<asio::awaitable<void>(body_writer&)>;
+
 // What a handler sees of one request. Lives until the handler's awaitable completes.
 struct request_context {
   request& req;
@@ -41,6 +60,9 @@ struct request_context {
   nlohmann::json body;          // parsed when the route takes a JSON body
   log::trace tr;                // X-Request-Id and traceparent (taken or made)
   const struct route* matched = nullptr;
+  // Set by a handler that streams: its response (2xx) is sent as the head, with
+  // chunked transfer encoding, and this writes the body. Ignored for other statuses.
+  stream_body stream;
 
   std::optional<std::string_view> param(std::string_view name) const;
   std::optional<std::string_view> query_param(std::string_view name) const;

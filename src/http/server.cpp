@@ -6,6 +6,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -16,7 +17,9 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
 #include <array>
@@ -400,7 +403,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
     std::size_t qmark = target.find('?');
     std::string_view path = target.substr(0, qmark);
 
-    request_context ctx{req, path, {}, {}, {}, {}, nullptr};
+    request_context ctx{req, path, {}, {}, {}, {}, nullptr, {}};
     c.request_id.clear();
     c.traceparent.clear();
     ctx.tr.request_id = std::move(c.request_id);
@@ -436,10 +439,17 @@ struct server::impl : std::enable_shared_from_this<impl> {
         res = co_await invoke(c, *rs, ctx);
     }
 
-    const bool keep_alive = req.keep_alive() && !stopping_.load();
+    const bool streaming = ctx.stream && res.result_int() >= 200 && res.result_int() < 300;
+    const bool keep_alive = req.keep_alive() && !stopping_.load() && !streaming;
     res.version(req.version());
     res.keep_alive(keep_alive);
     stamp(res, ctx.tr.request_id, ctx.tr.traceparent);
+    if (streaming) {
+      co_await stream_response(c, res, ctx.stream);
+      in_flight_gauge_->add(-1);
+      finish(rs ? rs->stats : unmatched_stats(req.method()), req.method(), path, res, start, ctx.tr);
+      co_return false;
+    }
     if (status_without_body(res.result_int())) {
       res.body().clear();
       res.erase(bhttp::field::content_length);
@@ -454,6 +464,101 @@ struct server::impl : std::enable_shared_from_this<impl> {
     c.request_id = std::move(ctx.tr.request_id);
     c.traceparent = std::move(ctx.tr.traceparent);
     co_return keep_alive && !ec;
+  }
+
+  // The body_writer of one streamed response: chunks on the connection's stream, and a
+  // watch read on the socket that notices the client leaving while nothing is written.
+  class chunk_writer final : public body_writer {
+   public:
+    chunk_writer(connection& c, std::chrono::milliseconds timeout) : c_(c), timeout_(timeout) {}
+
+    asio::awaitable<bool> write(std::string_view data) override {
+      if (gone_ || failed_) co_return false;
+      if (data.empty()) co_return true;
+      c_.stream.expires_after(timeout_);
+      auto [ec, n] = co_await asio::async_write(c_.stream, bhttp::make_chunk(asio::buffer(data.data(), data.size())),
+                                                use_tuple);
+      c_.stream.expires_never();
+      if (ec) {
+        failed_ = true;
+        mark_gone();
+        co_return false;
+      }
+      bytes_ += data.size();
+      co_return true;
+    }
+
+    bool client_gone() const noexcept override { return gone_; }
+
+    void on_client_gone(std::function<void()> f) override {
+      if (gone_)
+        f();
+      else
+        on_gone_.push_back(std::move(f));
+    }
+
+    void mark_gone() {
+      if (gone_) return;
+      gone_ = true;
+      auto callbacks = std::move(on_gone_);
+      for (auto& f : callbacks) f();
+    }
+
+    bool failed() const noexcept { return failed_; }
+    std::size_t bytes() const noexcept { return bytes_; }
+
+   private:
+    connection& c_;
+    std::chrono::milliseconds timeout_;
+    bool gone_ = false;
+    bool failed_ = false;
+    std::size_t bytes_ = 0;
+    std::vector<std::function<void()>> on_gone_;
+  };
+
+  // Shared by a streamed response and its watch read, which may finish later.
+  struct watch_state {
+    chunk_writer* writer = nullptr;
+  };
+
+  static asio::awaitable<void> watch_client(std::shared_ptr<connection> c, std::shared_ptr<watch_state> w) {
+    std::array<char, 512> discard{};
+    for (;;) {
+      auto [ec, n] = co_await c->stream.socket().async_read_some(asio::buffer(discard), use_tuple);
+      if (ec) break;  // anything the client sends while it streams is ignored
+    }
+    if (w->writer) w->writer->mark_gone();
+  }
+
+  asio::awaitable<void> stream_response(connection& c, response& res, const stream_body& produce) {
+    res.body().clear();
+    res.erase(bhttp::field::content_length);
+    res.chunked(true);
+    res.set(bhttp::field::cache_control, "no-cache");
+    bhttp::response_serializer<bhttp::string_body> head(res);
+    c.stream.expires_after(opts_.read_timeout);
+    auto [hec, hn] = co_await bhttp::async_write_header(c.stream, head, use_tuple);
+    c.stream.expires_never();
+    if (hec) co_return;
+
+    chunk_writer writer(c, opts_.read_timeout);
+    auto watch = std::make_shared<watch_state>();
+    watch->writer = &writer;
+    auto watcher = watch_client(c.shared_from_this(), watch);
+    asio::co_spawn(c.stream.get_executor(), std::move(watcher), asio::detached);
+    try {
+      co_await produce(writer);
+    } catch (const std::exception& e) {
+      log::error("http", "stream producer failed", {{"error", e.what()}});
+    }
+    if (!writer.failed()) {
+      c.stream.expires_after(opts_.read_timeout);
+      co_await asio::async_write(c.stream, bhttp::make_chunk_last(), use_tuple);
+      c.stream.expires_never();
+    }
+    watch->writer = nullptr;
+    boost::system::error_code ignored;
+    c.stream.socket().cancel(ignored);
   }
 
   std::optional<response> parse_body(request_context& ctx) {

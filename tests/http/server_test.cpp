@@ -533,3 +533,95 @@ TEST_CASE("shutdown closes a request still running at the deadline", "[http]") {
   CHECK(busy.wait_closed(1000ms));
   CHECK(s.srv->connections() == 0);
 }
+
+namespace {
+
+// Streams `n` SSE events, one every `gap`, and records how the stream ended.
+struct stream_probe {
+  std::atomic<int> written{0};
+  std::atomic<bool> write_failed{false};
+  std::atomic<bool> saw_gone{false};
+  std::atomic<bool> done{false};
+};
+
+route streaming_route(std::shared_ptr<stream_probe> probe, int n, ms gap) {
+  return {.method = verb::get,
+          .pattern = "/events",
+          .fn = [probe, n, gap](request_context& ctx) -> asio::awaitable<response> {
+            ctx.stream = [probe, n, gap](body_writer& w) -> asio::awaitable<void> {
+              w.on_client_gone([probe] { probe->saw_gone = true; });
+              for (int i = 0; i < n; ++i) {
+                if (i > 0) co_await sleep_for(gap);
+                std::string event = "data: {\"i\":" + std::to_string(i) + "}\n\n";
+                if (!co_await w.write(event)) {
+                  probe->write_failed = true;
+                  break;
+                }
+                ++probe->written;
+              }
+              probe->done = true;
+            };
+            response res{boost::beast::http::status::ok, 11};
+            res.set(boost::beast::http::field::content_type, "text/event-stream");
+            co_return res;
+          },
+          .operation_id = "events",
+          .content_type = "text/event-stream"};
+}
+
+}  // namespace
+
+TEST_CASE("a streamed response is sent chunked, event by event, and then closes", "[http]") {
+  test_server s;
+  auto probe = std::make_shared<stream_probe>();
+  s.routes.add(streaming_route(probe, 3, ms(20)));
+  s.start(fast_options());
+  http_client c("127.0.0.1", s.port());
+  auto reply = c.get("/events");
+  CHECK(reply.status() == 200);
+  CHECK(reply.header("Content-Type") == "text/event-stream");
+  CHECK(reply.header("Transfer-Encoding") == "chunked");
+  CHECK(reply.header("Connection") == "close");
+  CHECK(!reply.header("X-Request-Id").empty());
+  CHECK(reply.body() == "data: {\"i\":0}\n\ndata: {\"i\":1}\n\ndata: {\"i\":2}\n\n");
+  CHECK(c.wait_closed(1000ms));
+  CHECK(probe->written == 3);
+  CHECK_FALSE(probe->write_failed);
+  CHECK(eventually_exposes(s.metrics, "agora_http_requests_total{method=\"GET\",route=\"/events\",status=\"200\"} 1"));
+}
+
+TEST_CASE("a client that leaves mid-stream is noticed while the producer waits", "[http]") {
+  test_server s;
+  auto probe = std::make_shared<stream_probe>();
+  s.routes.add(streaming_route(probe, 1000, ms(50)));
+  s.start(fast_options());
+  {
+    http_client c("127.0.0.1", s.port());
+    c.send(verb::get, "/events");
+    std::this_thread::sleep_for(150ms);
+  }  // closes the connection
+  for (int i = 0; i < 200 && !probe->done; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(probe->saw_gone);
+  CHECK(probe->done);
+  CHECK(probe->written < 1000);
+  for (int i = 0; i < 100 && s.srv->connections() != 0; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(s.srv->connections() == 0);
+}
+
+TEST_CASE("a streaming route that answers an error sends it whole, not streamed", "[http]") {
+  test_server s;
+  s.routes.add({.method = verb::get,
+                .pattern = "/events",
+                .fn = [](request_context& ctx) -> asio::awaitable<response> {
+                  ctx.stream = [](body_writer& w) -> asio::awaitable<void> { co_await w.write("never"); };
+                  co_return problem(429, "too many streams");
+                },
+                .operation_id = "events"});
+  s.start(fast_options());
+  http_client c("127.0.0.1", s.port());
+  auto reply = c.get("/events");
+  CHECK(reply.status() == 429);
+  CHECK(reply.header("Transfer-Encoding").empty());
+  CHECK(reply.json()["detail"] == "too many streams");
+  CHECK(c.get("/events").status() == 429);  // the connection stayed open
+}
