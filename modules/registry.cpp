@@ -1,6 +1,9 @@
 #include <agora/app.hpp>
 
 #include <catalog/api.hpp>
+#ifdef AGORA_WITH_INFERENCE
+#include <inference/api.hpp>
+#endif
 
 namespace agora {
 
@@ -9,6 +12,9 @@ namespace agora {
 std::vector<module_definition> all_modules() {
   std::vector<module_definition> out;
   out.push_back(catalog::module());
+#ifdef AGORA_WITH_INFERENCE
+  out.push_back(inference::module());
+#endif
   return out;
 }
 

@@ -28,6 +28,7 @@ options:
   --data-dir DIR       folder of the SQLite files (default ./data)
   --io-threads N       io threads (default: one per core)
   --log-level LEVEL    debug, info, warn or error
+  --model DIR          load a Hugging Face model folder (repeatable; the first is the default)
   --set KEY=VALUE      any setting, e.g. --set modules.catalog.cache_size=5000
   -h, --help           this text
 
@@ -45,6 +46,7 @@ cli parse(int argc, char** argv) {
   cli out;
   std::vector<std::string_view> args(argv + 1, argv + argc);
   std::size_t i = 0;
+  std::vector<std::string> models;
   if (!args.empty() && !args[0].starts_with("-")) out.command = std::string(args[i++]);
   auto value = [&](std::string_view flag) -> std::string {
     if (i + 1 >= args.size()) throw agora::config::config_error(fmt::format("{} needs a value", flag));
@@ -73,6 +75,9 @@ cli parse(int argc, char** argv) {
     } else if (a == "--config") {
       out.sources.file = take();
       out.sources.file_required = true;
+    } else if (a == "--model") {
+      // Repeatable: each adds a folder to modules.inference.models.
+      models.push_back(take());
     } else if (a == "--set") {
       std::string kv = take();
       auto eq = kv.find('=');
@@ -83,6 +88,11 @@ cli parse(int argc, char** argv) {
     } else {
       throw agora::config::config_error(fmt::format("unknown option '{}' (see agora --help)", a));
     }
+  }
+  if (!models.empty()) {
+    std::string joined;
+    for (const auto& m : models) joined += (joined.empty() ? "" : ",") + m;
+    out.sources.overrides.emplace_back("modules.inference.models", joined);
   }
   out.sources.env = agora::config::environment();
   if (!out.sources.file) {

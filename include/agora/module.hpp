@@ -44,6 +44,9 @@ class module_context {
   const std::string& setting_string(std::string_view key) const { return config_.string(qualified(key)); }
   bool setting_boolean(std::string_view key) const { return config_.boolean(qualified(key)); }
   double setting_number(std::string_view key) const { return config_.number(qualified(key)); }
+  std::vector<std::string> setting_string_list(std::string_view key) const {
+    return config_.string_list(qualified(key));
+  }
 
  private:
   std::string qualified(std::string_view key) const { return "modules." + module_ + "." + std::string(key); }
@@ -167,6 +170,21 @@ class module_decl {
       r.fn = [&b = env.bus, timeout = env.timeout, decode, encode](http::request_context& ctx) {
         return detail::bus_route<M>(b, timeout, decode, encode, ctx);
       };
+      return r;
+    });
+    return *this;
+  }
+
+  // An HTTP route with its own handler, for what decode/encode cannot express: a
+  // streamed body, or another error shape (the OpenAI routes). It still reaches the
+  // module only over the bus. fn: asio::awaitable<http::response>(bus::bus&,
+  // std::chrono::milliseconds bus_timeout, http::request_context&).
+  template <class F>
+  module_decl& http_route(http::route doc, F fn) {
+    if (doc.tag.empty()) doc.tag = def_.name;
+    def_.routes.push_back([doc = std::move(doc), fn](const route_env& env) {
+      http::route r = doc;
+      r.fn = [&b = env.bus, timeout = env.timeout, fn](http::request_context& ctx) { return fn(b, timeout, ctx); };
       return r;
     });
     return *this;

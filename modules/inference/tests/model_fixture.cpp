@@ -172,6 +172,82 @@ std::map<std::string, at::Tensor> write_model(const std::filesystem::path& dir, 
   return weights;
 }
 
+namespace {
+
+// GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves, the others
+// take code points from U+0100 on, in byte order.
+std::string byte_character(int byte) {
+  const auto printable = [](int b) { return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE); };
+  int code = byte;
+  if (!printable(byte)) {
+    code = 0x100;
+    for (int b = 0; b < byte; ++b)
+      if (!printable(b)) ++code;
+  }
+  std::string out;
+  if (code < 0x80) {
+    out.push_back(static_cast<char>(code));
+  } else {
+    out.push_back(static_cast<char>(0xC0 | (code >> 6)));
+    out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+  }
+  return out;
+}
+
+}  // namespace
+
+void write_byte_tokenizer(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  nlohmann::json vocab = nlohmann::json::object();
+  for (int b = 0; b < 256; ++b) vocab[byte_character(b)] = b;
+  const std::pair<std::int32_t, const char*> specials[] = {{byte_tokenizer_begin, "<|begin|>"},
+                                                           {byte_tokenizer_end, "<|end|>"},
+                                                           {byte_tokenizer_user, "<|user|>"},
+                                                           {byte_tokenizer_assistant, "<|assistant|>"},
+                                                           {byte_tokenizer_system, "<|system|>"}};
+  nlohmann::json added = nlohmann::json::array();
+  for (const auto& [id, content] : specials) {
+    added.push_back({{"id", id},
+                     {"content", content},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", false},
+                     {"special", true}});
+  }
+  const nlohmann::json tokenizer = {
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens", added},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}}},
+      {"post_processor", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", true}}},
+      {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}}},
+      {"model",
+       {{"type", "BPE"},
+        {"dropout", nullptr},
+        {"unk_token", nullptr},
+        {"continuing_subword_prefix", nullptr},
+        {"end_of_word_suffix", nullptr},
+        {"fuse_unk", false},
+        {"byte_fallback", false},
+        {"vocab", vocab},
+        {"merges", nlohmann::json::array()}}},
+  };
+  const nlohmann::json config = {
+      {"bos_token", "<|begin|>"},
+      {"eos_token", "<|end|>"},
+      {"clean_up_tokenization_spaces", false},
+      {"model_max_length", 4096},
+      {"chat_template",
+       "{{ bos_token }}{% for m in messages %}<|{{ m.role }}|>{{ m.content }}<|end|>{% endfor %}"
+       "{% if add_generation_prompt %}<|assistant|>{% endif %}"},
+  };
+  write_text(dir / "tokenizer.json", tokenizer.dump(2));
+  write_text(dir / "tokenizer_config.json", config.dump(2));
+}
+
 at::Tensor reference_logits(const fixture_spec& s, const std::map<std::string, at::Tensor>& weights,
                             const std::vector<std::int32_t>& tokens) {
   torch::NoGradGuard no_grad;

@@ -54,6 +54,22 @@ void write_safetensors(const std::filesystem::path& path, const std::map<std::st
 
 void write_text(const std::filesystem::path& path, const std::string& text);
 
+// The ids write_byte_tokenizer gives its special tokens; a model paired with it needs a
+// vocab of at least byte_tokenizer_vocab.
+inline constexpr std::int32_t byte_tokenizer_begin = 256;      // "<|begin|>", bos
+inline constexpr std::int32_t byte_tokenizer_end = 257;        // "<|end|>", eos
+inline constexpr std::int32_t byte_tokenizer_user = 258;       // "<|user|>"
+inline constexpr std::int32_t byte_tokenizer_assistant = 259;  // "<|assistant|>"
+inline constexpr std::int32_t byte_tokenizer_system = 260;     // "<|system|>"
+inline constexpr std::int64_t byte_tokenizer_vocab = 261;
+
+// Writes tokenizer.json and tokenizer_config.json to dir: a byte-level BPE tokenizer
+// whose ids 0..255 are the bytes (as GPT-2's byte-to-unicode characters, so any text
+// round-trips), with no merges, followed by the special tokens above; the config names
+// bos and eos and carries a chat template that renders
+// "<|begin|><|role|>content<|end|>...<|assistant|>".
+void write_byte_tokenizer(const std::filesystem::path& dir);
+
 // Logits of every position for tokens, computed naively in float64 straight from the
 // Hugging Face modeling code (repeat_kv, rotate_half, causal mask; no cache):
 // [tokens.size(), vocab], float32.

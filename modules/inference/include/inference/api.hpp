@@ -1,0 +1,96 @@
+#pragma once
+
+// The inference module's one door: the messages other modules (and its own HTTP
+// routes) send it over the bus. Nothing here depends on libtorch.
+
+#include <agora/module.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace agora::inference {
+
+struct chat_turn {
+  std::string role;  // system, user, assistant, tool
+  std::string content;
+};
+
+// Starts one generation. `messages` (rendered with the model's chat template) or
+// `prompt` (raw text, BOS added) — chat when messages is not empty.
+struct generate_request {
+  std::string model;  // empty: the default model
+  std::vector<chat_turn> messages;
+  std::string prompt;
+  std::optional<std::int64_t> max_tokens;
+  double temperature = 1.0;
+  double top_p = 1.0;
+  std::int64_t top_k = 0;
+  double repetition_penalty = 1.0;
+  double presence_penalty = 0.0;
+  double frequency_penalty = 0.0;
+  std::optional<std::uint64_t> seed;
+  std::vector<std::string> stop;
+  std::string caller = "anonymous";  // whose usage this is
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+};
+
+// One delivery of a running generation; the last has `finish` set: "stop", "length",
+// "cancelled", "deadline" or "error" (then `error` says why).
+struct generation_piece {
+  std::string text;
+  std::int64_t completion_tokens = 0;  // so far
+  std::optional<std::string> finish;
+  std::string error;
+};
+
+// The pieces of one generation, in order. In one process this is a shared in-memory
+// queue; a networked bus carries it as a reply subject.
+class generation_stream {
+ public:
+  virtual ~generation_stream() = default;
+  // The next piece; do not call again after the one with `finish`.
+  virtual boost::asio::awaitable<generation_piece> next() = 0;
+  // Stops the generation: the sequence leaves the batch at the next step.
+  virtual void cancel() = 0;
+};
+
+struct generation_started {
+  std::string model;          // the model that runs it (the default resolved)
+  std::int64_t prompt_tokens = 0;
+  bool cached = false;        // answered from the response cache
+  std::shared_ptr<generation_stream> stream;
+};
+
+struct generate {
+  static constexpr std::string_view name = "inference.generate";
+  using request = generate_request;
+  using reply = generation_started;
+};
+
+struct model_info {
+  std::string id;
+  std::int64_t created = 0;  // unix seconds, when it was loaded
+  std::int64_t context = 0;
+  bool is_default = false;
+};
+struct list_models_request {};
+struct model_list {
+  std::vector<model_info> data;
+};
+struct list_models {
+  static constexpr std::string_view name = "inference.list_models";
+  using request = list_models_request;
+  using reply = model_list;
+};
+
+// The module declaration (modules/registry.cpp lists it).
+module_definition module();
+
+}  // namespace agora::inference

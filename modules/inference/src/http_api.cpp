@@ -1,0 +1,220 @@
+#include "http_api.hpp"
+
+#include "openai.hpp"
+
+#include <inference/api.hpp>
+
+#include <agora/ids.hpp>
+
+#include <boost/beast/http/field.hpp>
+
+namespace agora::inference::http_api {
+
+namespace {
+
+namespace bhttp = boost::beast::http;
+using std::chrono::milliseconds;
+
+// How long a streamed generation may run; a whole (non-streamed) one is bounded by the
+// server's handler timeout as well.
+constexpr auto longest_generation = std::chrono::minutes(10);
+
+http::response openai_response(int status, const nlohmann::json& body) {
+  http::response res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::content_type, "application/json");
+  res.body() = openai::dump(body);
+  return res;
+}
+
+http::response error_response(const openai::api_error& e) {
+  auto res = openai_response(e.status, openai::to_json(e));
+  if (e.status == 429 || e.status == 503) res.set(bhttp::field::retry_after, "1");
+  return res;
+}
+
+openai::api_error from_bus(const error& e, std::string_view model) {
+  if (e.code == errc::not_found && !model.empty()) return openai::model_not_found(model);
+  return openai::to_api_error(e);
+}
+
+generate_request to_generate(const openai::request_options& o) {
+  generate_request g;
+  g.model = o.model;
+  g.max_tokens = o.max_tokens;
+  g.temperature = o.sampling.temperature;
+  g.top_p = o.sampling.top_p;
+  g.top_k = o.sampling.top_k;
+  g.repetition_penalty = o.sampling.repetition_penalty;
+  g.presence_penalty = o.sampling.presence_penalty;
+  g.frequency_penalty = o.sampling.frequency_penalty;
+  g.seed = o.sampling.seed;
+  g.stop = o.stop;
+  g.deadline = std::chrono::steady_clock::now() + longest_generation;
+  return g;
+}
+
+std::string response_id(bool chat) {
+  std::string ulid = new_id("x").substr(2);
+  return (chat ? "chatcmpl-" : "cmpl-") + ulid;
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Cancels the generation unless it was read to its end (the client left, the handler
+// timed out, or an exception unwound the handler).
+struct cancel_unless_finished {
+  std::shared_ptr<generation_stream> stream;
+  bool finished = false;
+  ~cancel_unless_finished() {
+    if (!finished && stream) stream->cancel();
+  }
+};
+
+std::optional<openai::finish_reason> openai_finish(const std::string& finish) {
+  return openai::finish_reason_from_string(finish);
+}
+
+openai::api_error failed_generation(const generation_piece& last) {
+  if (*last.finish == "deadline" || *last.finish == "cancelled")
+    return {504, "the generation did not finish in time", "server_error", "", "timeout"};
+  return {500, "the generation failed", "server_error", "", ""};
+}
+
+asio::awaitable<http::response> whole(std::shared_ptr<generation_stream> stream, openai::response_meta meta, bool chat,
+                                      std::int64_t prompt_tokens, bool cached) {
+  cancel_unless_finished guard{stream};
+  std::string text;
+  for (;;) {
+    generation_piece piece = co_await stream->next();
+    text += piece.text;
+    if (!piece.finish) continue;
+    guard.finished = true;
+    auto finish = openai_finish(*piece.finish);
+    if (!finish) co_return error_response(failed_generation(piece));
+    openai::usage u{prompt_tokens, piece.completion_tokens};
+    auto body = chat ? openai::chat_completion(meta, text, *finish, u) : openai::text_completion(meta, text, *finish, u);
+    auto res = openai_response(200, body);
+    res.set("X-Cache", cached ? "HIT" : "MISS");
+    co_return res;
+  }
+}
+
+// Writes one SSE event; false when the client is gone.
+asio::awaitable<bool> send(http::body_writer& w, const nlohmann::json& chunk) {
+  std::string bytes = openai::sse(chunk);
+  co_return co_await w.write(bytes);
+}
+
+asio::awaitable<void> stream_events(std::shared_ptr<generation_stream> stream, openai::stream_meta meta, bool chat,
+                                    std::int64_t prompt_tokens, http::body_writer& w) {
+  cancel_unless_finished guard{stream};
+  w.on_client_gone([stream] { stream->cancel(); });
+  if (chat && !co_await send(w, openai::chat_chunk_start(meta))) co_return;
+  for (;;) {
+    generation_piece piece = co_await stream->next();
+    if (!piece.text.empty()) {
+      auto chunk = chat ? openai::chat_chunk_content(meta, piece.text) : openai::completion_chunk_text(meta, piece.text);
+      if (!co_await send(w, chunk)) co_return;
+    }
+    if (!piece.finish) continue;
+    guard.finished = true;
+    if (auto finish = openai_finish(*piece.finish)) {
+      auto last = chat ? openai::chat_chunk_finish(meta, *finish) : openai::completion_chunk_finish(meta, *finish);
+      if (!co_await send(w, last)) co_return;
+      if (meta.include_usage) {
+        openai::usage u{prompt_tokens, piece.completion_tokens};
+        auto usage = chat ? openai::chat_chunk_usage(meta, u) : openai::completion_chunk_usage(meta, u);
+        if (!co_await send(w, usage)) co_return;
+      }
+    } else {
+      // The head (200) is gone already: the error travels as an event.
+      if (!co_await send(w, openai::to_json(failed_generation(piece)))) co_return;
+    }
+    std::string done = openai::sse_done();
+    co_await w.write(done);
+    co_return;
+  }
+}
+
+asio::awaitable<http::response> run(bus::bus& b, milliseconds timeout, http::request_context& ctx,
+                                    generate_request g, const openai::request_options& o, bool chat) {
+  bus::request_options opts{timeout, ctx.tr};
+  auto started = co_await b.call<generate>(std::move(g), std::move(opts));
+  if (!started) co_return error_response(from_bus(started.err(), o.model));
+
+  openai::stream_meta meta;
+  meta.id = response_id(chat);
+  meta.created = unix_now();
+  meta.model = started->model;
+  meta.include_usage = o.include_usage;
+  const char* cache = started->cached ? "HIT" : "MISS";
+  if (!o.stream) {
+    openai::response_meta plain = meta;
+    co_return co_await whole(std::move(started->stream), plain, chat, started->prompt_tokens, started->cached);
+  }
+  ctx.stream = [stream = std::move(started->stream), meta, chat,
+                prompt_tokens = started->prompt_tokens](http::body_writer& w) -> asio::awaitable<void> {
+    co_await stream_events(stream, meta, chat, prompt_tokens, w);
+  };
+  http::response res{bhttp::status::ok, 11};
+  res.set(bhttp::field::content_type, "text/event-stream");
+  res.set("X-Cache", cache);
+  co_return res;
+}
+
+}  // namespace
+
+asio::awaitable<http::response> chat_completions(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
+  auto body = openai::parse_body(ctx.req.body());
+  if (!body) co_return error_response(body.err());
+  auto req = openai::parse_chat_request(*body);
+  if (!req) co_return error_response(req.err());
+  generate_request g = to_generate(*req);
+  auto messages = openai::to_template_messages(req->messages);
+  for (const auto& m : messages) g.messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+  co_return co_await run(b, timeout, ctx, std::move(g), *req, true);
+}
+
+asio::awaitable<http::response> completions(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
+  auto body = openai::parse_body(ctx.req.body());
+  if (!body) co_return error_response(body.err());
+  auto req = openai::parse_completion_request(*body);
+  if (!req) co_return error_response(req.err());
+  generate_request g = to_generate(*req);
+  g.prompt = req->prompt;
+  co_return co_await run(b, timeout, ctx, std::move(g), *req, false);
+}
+
+namespace {
+asio::awaitable<result<model_list>> fetch_models(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
+  bus::request_options opts{timeout, ctx.tr};
+  list_models_request req;
+  co_return co_await b.call<list_models>(std::move(req), std::move(opts));
+}
+}  // namespace
+
+asio::awaitable<http::response> models(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
+  auto list = co_await fetch_models(b, timeout, ctx);
+  if (!list) co_return error_response(openai::to_api_error(list.err()));
+  std::vector<openai::model_card> cards;
+  for (const auto& m : list->data) cards.push_back({m.id, m.created});
+  co_return openai_response(200, openai::model_list(cards));
+}
+
+asio::awaitable<http::response> model(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
+  std::string id(ctx.param("id").value_or(""));
+  auto list = co_await fetch_models(b, timeout, ctx);
+  if (!list) co_return error_response(openai::to_api_error(list.err()));
+  for (const auto& m : list->data) {
+    if (m.id == id) {
+      openai::model_card card{m.id, m.created};
+      co_return openai_response(200, openai::to_json(card));
+    }
+  }
+  co_return error_response(openai::model_not_found(id));
+}
+
+}  // namespace agora::inference::http_api

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <agora/bus.hpp>
+#include <agora/http.hpp>
+
+#include <chrono>
+
+// The OpenAI-compatible HTTP routes. They parse and answer in OpenAI's shapes (errors
+// included, since that is what OpenAI clients parse) and reach the module over the bus.
+namespace agora::inference::http_api {
+
+namespace asio = boost::asio;
+
+// POST /v1/chat/completions and POST /v1/completions, whole or streamed (SSE).
+asio::awaitable<http::response> chat_completions(bus::bus& b, std::chrono::milliseconds timeout,
+                                                 http::request_context& ctx);
+asio::awaitable<http::response> completions(bus::bus& b, std::chrono::milliseconds timeout,
+                                            http::request_context& ctx);
+// GET /v1/models and GET /v1/models/{id}.
+asio::awaitable<http::response> models(bus::bus& b, std::chrono::milliseconds timeout, http::request_context& ctx);
+asio::awaitable<http::response> model(bus::bus& b, std::chrono::milliseconds timeout, http::request_context& ctx);
+
+}  // namespace agora::inference::http_api

@@ -1,0 +1,53 @@
+#include "http_api.hpp"
+#include "service.hpp"
+
+#include <inference/api.hpp>
+
+#include "agora_inference_migrations.hpp"
+
+namespace agora::inference {
+
+namespace {
+
+http::route doc(http::verb method, std::string pattern, std::string operation_id, std::string summary) {
+  http::route r;
+  r.method = method;
+  r.pattern = std::move(pattern);
+  r.operation_id = std::move(operation_id);
+  r.summary = std::move(summary);
+  r.responses = {{200, {{"type", "object"}}}};
+  return r;
+}
+
+}  // namespace
+
+module_definition module() {
+  using t = config::type;
+  module_decl<service> decl("inference");
+  decl.replicas(1)
+      .migrations(db::migrations())
+      .setting({"models", t::string_list, nlohmann::json::array(),
+                "Hugging Face model folders loaded at start; the first is the default (agora serve --model DIR)", {}, {},
+                {}})
+      .setting({"device", t::string, "auto", "Where the engine runs: auto (CUDA when there is a GPU), cpu or cuda", {},
+                {}, {"auto", "cpu", "cuda"}})
+      .setting({"max_running", t::integer, 8, "Sequences decoded together per model (KV cache slots)", 1, 256, {}})
+      .setting({"max_waiting", t::integer, 64, "Requests queued per model before 429", 0, 100000, {}})
+      .setting({"token_budget", t::integer, 512, "Tokens per engine step (prefill is chunked to fit)", 16, 65536, {}})
+      .setting({"max_context", t::integer, 0, "Positions per sequence; 0: the model's, at most 4096", 0, 1 << 20, {}})
+      .setting({"cache_entries", t::integer, 256, "Deterministic responses kept in the response cache (0: off)", 0,
+                1'000'000, {}})
+      .handle<generate>(&service::generate)
+      .handle<list_models>(&service::list_models)
+      .http_route(doc(http::verb::post, "/v1/chat/completions", "createChatCompletion",
+                      "OpenAI-compatible chat completion, whole or streamed as server-sent events"),
+                  http_api::chat_completions)
+      .http_route(doc(http::verb::post, "/v1/completions", "createCompletion",
+                      "OpenAI-compatible text completion, whole or streamed as server-sent events"),
+                  http_api::completions)
+      .http_route(doc(http::verb::get, "/v1/models", "listModels", "Models this server has loaded"), http_api::models)
+      .http_route(doc(http::verb::get, "/v1/models/{id}", "retrieveModel", "One loaded model"), http_api::model);
+  return decl.build();
+}
+
+}  // namespace agora::inference

@@ -1,0 +1,314 @@
+#include "service.hpp"
+
+#include <agora/ids.hpp>
+#include <agora/log.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <deque>
+#include <fstream>
+#include <sstream>
+
+namespace agora::inference {
+
+namespace {
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The chat template a model folder ships: chat_template.jinja, or tokenizer_config.json's
+// "chat_template" (a string, or a list of {name, template} whose "default" is used).
+std::optional<std::string> find_chat_template(const std::filesystem::path& dir) {
+  if (std::filesystem::exists(dir / "chat_template.jinja")) return read_file(dir / "chat_template.jinja");
+  if (!std::filesystem::exists(dir / "tokenizer_config.json")) return std::nullopt;
+  auto cfg = nlohmann::json::parse(read_file(dir / "tokenizer_config.json"), nullptr, false);
+  if (cfg.is_discarded() || !cfg.contains("chat_template")) return std::nullopt;
+  const auto& t = cfg["chat_template"];
+  if (t.is_string()) return t.get<std::string>();
+  if (t.is_array()) {
+    for (const auto& item : t)
+      if (item.value("name", "") == "default" && item.contains("template")) return item["template"].get<std::string>();
+  }
+  return std::nullopt;
+}
+
+// A generation's pieces: pushed by the engine thread, awaited by one reader. The
+// doorbell channel holds at most one ring, so pushing never blocks the engine.
+class queued_stream final : public generation_stream {
+ public:
+  explicit queued_stream(const asio::any_io_executor& ex) : bell_(ex, 1) {}
+
+  void push(generation_piece p) {
+    {
+      std::lock_guard lock(mutex_);
+      pieces_.push_back(std::move(p));
+    }
+    bell_.try_send(boost::system::error_code{});
+  }
+
+  asio::awaitable<generation_piece> next() override {
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (!pieces_.empty()) {
+          generation_piece p = std::move(pieces_.front());
+          pieces_.pop_front();
+          co_return p;
+        }
+      }
+      co_await bell_.async_receive(asio::use_awaitable);
+    }
+  }
+
+  void cancel() override {
+    std::lock_guard lock(mutex_);
+    cancelled_ = true;
+    if (gen_) gen_->cancel();
+  }
+
+  void attach(std::shared_ptr<generation> g) {
+    std::lock_guard lock(mutex_);
+    gen_ = std::move(g);
+    if (cancelled_) gen_->cancel();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::deque<generation_piece> pieces_;
+  std::shared_ptr<generation> gen_;
+  bool cancelled_ = false;
+  asio::experimental::concurrent_channel<void(boost::system::error_code)> bell_;
+};
+
+bool deterministic(const generate_request& r) { return r.temperature == 0.0 || r.seed.has_value(); }
+
+std::string cache_key(const loaded_model& m, const std::vector<std::int32_t>& prompt, const generate_request& r) {
+  std::string key = m.name;
+  key += '\x1f';
+  for (auto t : prompt) key += fmt::format("{},", t);
+  key += fmt::format("\x1f{}|{}|{}|{}|{}|{}|{}|{}", r.temperature, r.top_p, r.top_k, r.repetition_penalty,
+                     r.presence_penalty, r.frequency_penalty, r.seed ? std::to_string(*r.seed) : "-",
+                     r.max_tokens ? std::to_string(*r.max_tokens) : "-");
+  for (const auto& s : r.stop) {
+    key += '\x1f';
+    key += s;
+  }
+  return key;
+}
+
+std::string utc_day() { return now_rfc3339().substr(0, 10); }
+
+}  // namespace
+
+std::unique_ptr<loaded_model> load_model(const std::filesystem::path& dir, const scheduler_options& options,
+                                         const model_options& model_opts, metrics::registry& metrics) {
+  auto m = std::make_unique<loaded_model>();
+  m->dir = dir;
+  m->name = std::filesystem::path(dir).lexically_normal().filename().string();
+  if (m->name.empty()) m->name = std::filesystem::path(dir).lexically_normal().parent_path().filename().string();
+  m->created = unix_now();
+  if (!std::filesystem::is_directory(dir)) throw model_error(fmt::format("model folder '{}' does not exist", dir.string()));
+  if (!std::filesystem::exists(dir / "tokenizer.json"))
+    throw model_error(fmt::format("{}: tokenizer.json is missing", dir.string()));
+  auto config_path = dir / "tokenizer_config.json";
+  m->tok = std::make_unique<tokenizer>(
+      tokenizer::from_files(dir / "tokenizer.json", std::filesystem::exists(config_path) ? config_path : ""));
+  if (auto source = find_chat_template(dir)) m->tmpl.emplace(std::move(*source));
+  if (auto bos = m->tok->bos_id()) m->bos_token = std::string(m->tok->token(*bos));
+  if (auto eos = m->tok->eos_id()) m->eos_token = std::string(m->tok->token(*eos));
+
+  auto engine_model = model::load(dir, model_opts);
+  m->stop_tokens = engine_model->config().eos_token_ids;
+  if (auto eos = m->tok->eos_id();
+      eos && std::find(m->stop_tokens.begin(), m->stop_tokens.end(), *eos) == m->stop_tokens.end())
+    m->stop_tokens.push_back(*eos);
+  auto opts = options;
+  opts.model_name = m->name;
+  m->sched = std::make_unique<scheduler>(std::move(engine_model), *m->tok, opts, metrics);
+  return m;
+}
+
+service::service(module_context& ctx)
+    : ctx_(ctx),
+      cache_(std::make_shared<response_cache>(static_cast<std::size_t>(ctx.setting_integer("cache_entries")))),
+      cache_hits_(ctx.metrics().counter_of("agora_inference_cache_total", "Response cache lookups by result",
+                                           {{"result", "hit"}})),
+      cache_misses_(ctx.metrics().counter_of("agora_inference_cache_total", "Response cache lookups by result",
+                                             {{"result", "miss"}})) {}
+
+service::~service() = default;
+
+asio::awaitable<void> service::start() {
+  scheduler_options sopts;
+  sopts.max_running = static_cast<int>(ctx_.setting_integer("max_running"));
+  sopts.max_waiting = static_cast<std::size_t>(ctx_.setting_integer("max_waiting"));
+  sopts.token_budget = ctx_.setting_integer("token_budget");
+  model_options mopts;
+  mopts.max_sequences = sopts.max_running;
+  mopts.max_context = ctx_.setting_integer("max_context");
+  const std::string& device = ctx_.setting_string("device");
+  mopts.device = device == "cpu" ? device_choice::cpu : device == "cuda" ? device_choice::cuda : device_choice::automatic;
+  for (const auto& dir : ctx_.setting_string_list("models")) {
+    auto m = load_model(dir, sopts, mopts, ctx_.metrics());
+    for (const auto& other : models_)
+      if (other->name == m->name)
+        throw model_error(fmt::format("two models are named '{}' (folders {} and {})", m->name, other->dir.string(), dir));
+    log::info("inference", "model loaded",
+              {{"model", m->name}, {"dir", dir}, {"context", m->sched->max_context()},
+               {"chat_template", m->tmpl.has_value()}});
+    models_.push_back(std::move(m));
+  }
+  co_return;
+}
+
+asio::awaitable<void> service::stop() {
+  for (auto& m : models_) m->sched->stop();
+  // Usage rows still being written hold `this`; let them land.
+  asio::steady_timer t(ctx_.executor());
+  for (int i = 0; i < 500 && usage_in_flight_.load() > 0; ++i) {
+    t.expires_after(std::chrono::milliseconds(2));
+    co_await t.async_wait(asio::use_awaitable);
+  }
+}
+
+loaded_model* service::find(std::string_view name) {
+  if (models_.empty()) return nullptr;
+  if (name.empty()) return models_.front().get();
+  for (auto& m : models_)
+    if (m->name == name) return m.get();
+  return nullptr;
+}
+
+result<std::vector<std::int32_t>> service::render(const loaded_model& m, const generate_request& req) const {
+  if (req.messages.empty()) return m.tok->encode(req.prompt, /*add_special_tokens=*/true);
+  if (!m.tmpl) return error{errc::invalid_argument, fmt::format("model '{}' has no chat template; use /v1/completions", m.name), {{"messages", "this model has no chat template"}}};
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  for (const auto& t : req.messages) messages.push_back({{"role", t.role}, {"content", t.content}});
+  nlohmann::ordered_json context = {{"messages", std::move(messages)},
+                                    {"add_generation_prompt", true},
+                                    {"bos_token", m.bos_token},
+                                    {"eos_token", m.eos_token}};
+  try {
+    return m.tok->encode(m.tmpl->render(context), /*add_special_tokens=*/false);
+  } catch (const template_error& e) {
+    return error{errc::invalid_argument, fmt::format("the chat template refused these messages: {}", e.what()),
+                 {{"messages", e.reason()}}};
+  }
+}
+
+asio::awaitable<result<generation_started>> service::generate(generate_request req, const bus::call_context&) {
+  loaded_model* m = find(req.model);
+  if (!m) {
+    co_return error::not_found(req.model.empty() ? std::string("no model is loaded")
+                                                 : fmt::format("the model '{}' does not exist", req.model));
+  }
+  auto prompt = render(*m, req);
+  if (!prompt) co_return std::move(prompt).err();
+
+  generation_started started;
+  started.model = m->name;
+  started.prompt_tokens = static_cast<std::int64_t>(prompt->size());
+  auto stream = std::make_shared<queued_stream>(ctx_.executor());
+  started.stream = stream;
+
+  std::optional<std::string> key;
+  if (deterministic(req)) {
+    key = cache_key(*m, *prompt, req);
+    if (auto hit = cache_->find(*key)) {
+      cache_hits_.inc();
+      started.cached = true;
+      stream->push({hit->text, hit->completion_tokens, hit->finish, {}});
+      record_usage(req.caller, m->name, started.prompt_tokens, hit->completion_tokens);
+      co_return started;
+    }
+    cache_misses_.inc();
+  }
+
+  generation_request g;
+  g.prompt = std::move(prompt).value();
+  g.sampling.temperature = req.temperature;
+  g.sampling.top_p = req.top_p;
+  g.sampling.top_k = req.top_k;
+  g.sampling.repetition_penalty = req.repetition_penalty;
+  g.sampling.presence_penalty = req.presence_penalty;
+  g.sampling.frequency_penalty = req.frequency_penalty;
+  g.sampling.seed = req.seed;
+  g.max_tokens = req.max_tokens.value_or(0);
+  g.stop_tokens = m->stop_tokens;
+  g.stop_strings = req.stop;
+  g.deadline = req.deadline;
+
+  // Runs on the engine thread: forward the pieces, and at the end store the text for
+  // the cache and count the tokens.
+  struct collected {
+    std::string text;
+  };
+  auto acc = std::make_shared<collected>();
+  auto on_event = [this, stream, acc, key, cache = cache_, caller = req.caller, model = m->name,
+                   prompt_tokens = started.prompt_tokens](generation_event ev) {
+    generation_piece piece;
+    piece.text = std::move(ev.text);
+    piece.completion_tokens = ev.completion_tokens;
+    if (key) acc->text += piece.text;
+    if (ev.finished) {
+      piece.finish = std::string(to_string(*ev.finished));
+      piece.error = std::move(ev.error);
+      bool complete = *ev.finished == finish_reason::stop || *ev.finished == finish_reason::length;
+      if (key && complete) cache->store(*key, {acc->text, *piece.finish, ev.completion_tokens});
+      record_usage(caller, model, prompt_tokens, ev.completion_tokens);
+    }
+    stream->push(std::move(piece));
+  };
+  auto submitted = m->sched->submit(std::move(g), std::move(on_event));
+  if (!submitted) co_return std::move(submitted).err();
+  stream->attach(std::move(submitted).value());
+  co_return started;
+}
+
+asio::awaitable<result<model_list>> service::list_models(list_models_request, const bus::call_context&) {
+  model_list out;
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    const auto& m = *models_[i];
+    out.data.push_back({m.name, m.created, m.sched->max_context(), i == 0});
+  }
+  co_return out;
+}
+
+void service::record_usage(std::string caller, std::string model, std::int64_t prompt_tokens,
+                           std::int64_t completion_tokens) {
+  usage_in_flight_.fetch_add(1);
+  auto job = [caller = std::move(caller), model = std::move(model), day = utc_day(), prompt_tokens,
+              completion_tokens](store::database& db) {
+    db.prepare(
+          "INSERT INTO usage(caller, day, model, requests, prompt_tokens, completion_tokens) VALUES (?, ?, ?, 1, ?, ?) "
+          "ON CONFLICT(caller, day, model) DO UPDATE SET requests = requests + 1, "
+          "prompt_tokens = prompt_tokens + excluded.prompt_tokens, "
+          "completion_tokens = completion_tokens + excluded.completion_tokens")
+        .bind_all(caller, day, model, prompt_tokens, completion_tokens)
+        .run();
+  };
+  // Parameters, not captures: a coroutine lambda's captures die with the lambda.
+  auto write = [](service* self, decltype(job) j) -> asio::awaitable<void> {
+    auto r = co_await self->ctx_.store().run(std::move(j));
+    if (!r) log::warn("inference", "could not record token usage", {{"error", r.err().message}});
+    self->usage_in_flight_.fetch_sub(1);
+  };
+  asio::co_spawn(ctx_.executor(), write(this, std::move(job)), asio::detached);
+}
+
+}  // namespace agora::inference

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <inference/api.hpp>
+
+#include "chat_template.hpp"
+#include "model_config.hpp"
+#include "response_cache.hpp"
+#include "scheduler.hpp"
+#include "tokenizer.hpp"
+
+#include <agora/module.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace agora::inference {
+
+// One loaded model: its files' tokenizer and chat template, and the scheduler that
+// owns the weights and runs them on its engine thread.
+struct loaded_model {
+  std::string name;  // the folder's name
+  std::filesystem::path dir;
+  std::int64_t created = 0;
+  std::unique_ptr<tokenizer> tok;
+  std::optional<chat_template> tmpl;
+  std::string bos_token;
+  std::string eos_token;
+  std::vector<std::int32_t> stop_tokens;
+  std::unique_ptr<scheduler> sched;
+};
+
+// The inference module: the models named by modules.inference.models loaded at start,
+// the first the default; generation with a response cache for deterministic requests;
+// token usage recorded per caller and day.
+class service {
+ public:
+  explicit service(module_context& ctx);
+  ~service();
+
+  asio::awaitable<void> start();
+  asio::awaitable<void> stop();
+
+  asio::awaitable<result<generation_started>> generate(generate_request req, const bus::call_context& c);
+  asio::awaitable<result<model_list>> list_models(list_models_request req, const bus::call_context& c);
+
+ private:
+  loaded_model* find(std::string_view name);
+  result<std::vector<std::int32_t>> render(const loaded_model& m, const generate_request& req) const;
+  void record_usage(std::string caller, std::string model, std::int64_t prompt_tokens, std::int64_t completion_tokens);
+
+  module_context& ctx_;
+  std::vector<std::unique_ptr<loaded_model>> models_;
+  std::shared_ptr<response_cache> cache_;
+  metrics::counter& cache_hits_;
+  metrics::counter& cache_misses_;
+  std::atomic<int> usage_in_flight_{0};
+};
+
+// Loads one model folder (throws with a message naming the file on failure).
+std::unique_ptr<loaded_model> load_model(const std::filesystem::path& dir, const scheduler_options& options,
+                                         const model_options& model_opts, metrics::registry& metrics);
+
+}  // namespace agora::inference

@@ -1,0 +1,317 @@
+// The inference module end to end: the whole app through the embedding harness, with a
+// tiny random-weight model and a byte-level tokenizer written to a temporary folder.
+
+#include <agora/ids.hpp>
+#include <agora/testing.hpp>
+
+#include "model_fixture.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <catch2/catch.hpp>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fs = std::filesystem;
+using agora::testing::harness;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A model folder named "tiny-llama" under a fresh temporary directory.
+struct model_folder {
+  fs::path root = fs::temp_directory_path() / agora::new_id("agora-inference-api");
+  fs::path dir = root / "tiny-llama";
+  model_folder() {
+    fs::create_directories(dir);
+    agora::inference::testing::fixture_spec spec;
+    spec.vocab = 300;
+    spec.max_positions = 512;
+    agora::inference::testing::write_model(dir, spec);
+    agora::inference::testing::write_byte_tokenizer(dir);
+  }
+  ~model_folder() {
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+};
+
+agora::testing::options with_model(const model_folder& m, std::vector<std::pair<std::string, json>> extra = {}) {
+  agora::testing::options o;
+  o.settings = {{"modules.inference.models", json::array({m.dir.string()})}, {"log.level", "warn"}};
+  for (auto& kv : extra) o.settings.push_back(std::move(kv));
+  return o;
+}
+
+json chat_body(json extra = json::object()) {
+  json body = {{"model", "tiny-llama"},
+               {"messages", {{{"role", "user"}, {"content", "Hello there"}}}},
+               {"max_tokens", 6},
+               {"temperature", 0}};
+  body.update(extra);
+  return body;
+}
+
+// The JSON payloads of an SSE body, in order; "[DONE]" as a string.
+std::vector<json> sse_events(const std::string& body) {
+  std::vector<json> out;
+  std::size_t pos = 0;
+  while ((pos = body.find("data: ", pos)) != std::string::npos) {
+    auto end = body.find("\n\n", pos);
+    std::string payload = body.substr(pos + 6, end - pos - 6);
+    out.push_back(payload == "[DONE]" ? json("[DONE]") : json::parse(payload));
+    pos = end;
+  }
+  return out;
+}
+
+template <class F>
+bool eventually(F f, std::chrono::milliseconds limit = 10s) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (f()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return f();
+}
+
+double metric(agora::testing::client& c, const std::string& series) {
+  auto text = c.get("/metrics").body;
+  auto at = text.find(series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 1));
+}
+
+}  // namespace
+
+TEST_CASE("models are listed and looked up by their folder's name", "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m));
+  auto c = h.connect();
+  auto list = c.get("/v1/models");
+  REQUIRE(list.status == 200);
+  CHECK(list.json()["object"] == "list");
+  REQUIRE(list.json()["data"].size() == 1);
+  CHECK(list.json()["data"][0]["id"] == "tiny-llama");
+  CHECK(list.json()["data"][0]["owned_by"] == "agora");
+  CHECK(c.get("/v1/models/tiny-llama").json()["id"] == "tiny-llama");
+  auto missing = c.get("/v1/models/nope");
+  CHECK(missing.status == 404);
+  CHECK(missing.json()["error"]["code"] == "model_not_found");
+}
+
+TEST_CASE("a chat completion answers whole, and a deterministic repeat comes from the cache", "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m));
+  auto c = h.connect();
+  auto first = c.post("/v1/chat/completions", chat_body());
+  REQUIRE(first.status == 200);
+  auto j = first.json();
+  CHECK(j["object"] == "chat.completion");
+  CHECK(j["model"] == "tiny-llama");
+  CHECK(j["id"].get<std::string>().rfind("chatcmpl-", 0) == 0);
+  CHECK(j["choices"][0]["message"]["role"] == "assistant");
+  std::string finish = j["choices"][0]["finish_reason"];
+  CHECK((finish == "length" || finish == "stop"));
+  CHECK(j["usage"]["prompt_tokens"].get<int>() > 5);
+  CHECK(j["usage"]["completion_tokens"].get<int>() <= 6);
+  CHECK(j["usage"]["total_tokens"] == j["usage"]["prompt_tokens"].get<int>() + j["usage"]["completion_tokens"].get<int>());
+  CHECK(first.header("x-cache") == "MISS");
+
+  auto again = c.post("/v1/chat/completions", chat_body());
+  REQUIRE(again.status == 200);
+  CHECK(again.header("x-cache") == "HIT");
+  CHECK(again.json()["choices"][0]["message"]["content"] == j["choices"][0]["message"]["content"]);
+  CHECK(again.json()["usage"] == j["usage"]);
+
+  // Sampling without a seed is not cached.
+  auto sampled = c.post("/v1/chat/completions", chat_body({{"temperature", 0.8}}));
+  CHECK(sampled.header("x-cache") == "MISS");
+}
+
+TEST_CASE("a streamed chat completion is SSE: role first, content, finish, usage, [DONE]", "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m));
+  auto c = h.connect();
+  auto whole = c.post("/v1/chat/completions", chat_body()).json();
+  auto c2 = h.connect();
+  auto res = c2.post("/v1/chat/completions",
+                     chat_body({{"stream", true}, {"stream_options", {{"include_usage", true}}}, {"seed", 1}}));
+  REQUIRE(res.status == 200);
+  CHECK(res.header("content-type") == "text/event-stream");
+  auto events = sse_events(res.body);
+  REQUIRE(events.size() >= 4);
+  CHECK(events.front()["object"] == "chat.completion.chunk");
+  CHECK(events.front()["choices"][0]["delta"]["role"] == "assistant");
+  CHECK(events.back() == "[DONE]");
+  const auto& usage = events[events.size() - 2];
+  CHECK(usage["choices"].empty());
+  CHECK(usage["usage"]["completion_tokens"].get<int>() >= 1);
+  const auto& last = events[events.size() - 3];
+  std::string finish = last["choices"][0]["finish_reason"];
+  CHECK((finish == "length" || finish == "stop"));
+  std::string text;
+  for (std::size_t i = 1; i + 3 < events.size() + 1 && i < events.size() - 2; ++i)
+    text += events[i]["choices"][0]["delta"].value("content", "");
+  // temperature 0 with a seed is still greedy: the same text as the whole answer.
+  CHECK(text == whole["choices"][0]["message"]["content"]);
+}
+
+TEST_CASE("a text completion answers whole and streamed", "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m));
+  auto c = h.connect();
+  json body = {{"model", "tiny-llama"}, {"prompt", "Once upon"}, {"max_tokens", 4}, {"temperature", 0}};
+  auto res = c.post("/v1/completions", body);
+  REQUIRE(res.status == 200);
+  CHECK(res.json()["object"] == "text_completion");
+  CHECK(res.json()["choices"][0].contains("text"));
+  body["stream"] = true;
+  auto c2 = h.connect();
+  auto streamed = c2.post("/v1/completions", body);
+  REQUIRE(streamed.status == 200);
+  auto events = sse_events(streamed.body);
+  CHECK(events.back() == "[DONE]");
+  std::string text;
+  for (const auto& e : events)
+    if (e.is_object()) text += e["choices"][0].value("text", "");
+  CHECK(text == res.json()["choices"][0]["text"]);
+}
+
+TEST_CASE("bad requests get OpenAI-shaped errors naming the field", "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m, {{"modules.inference.max_context", 64}}));
+  auto c = h.connect();
+
+  auto unknown = c.post("/v1/chat/completions", chat_body({{"model", "gpt-17"}}));
+  CHECK(unknown.status == 404);
+  CHECK(unknown.json()["error"]["code"] == "model_not_found");
+  CHECK(unknown.json()["error"]["param"] == "model");
+
+  auto hot = c.post("/v1/chat/completions", chat_body({{"temperature", 3}}));
+  CHECK(hot.status == 400);
+  CHECK(hot.json()["error"]["type"] == "invalid_request_error");
+  CHECK(hot.json()["error"]["param"] == "temperature");
+
+  auto bad_messages = c.post("/v1/chat/completions", chat_body({{"messages", "hi"}}));
+  CHECK(bad_messages.status == 400);
+  CHECK(bad_messages.json()["error"]["param"].get<std::string>().rfind("messages", 0) == 0);
+
+  auto n2 = c.post("/v1/chat/completions", chat_body({{"n", 2}}));
+  CHECK(n2.status == 400);
+  CHECK(n2.json()["error"]["param"] == "n");
+
+  auto malformed = c.request("POST", "/v1/chat/completions", "{\"model\": ", {{"Content-Type", "application/json"}});
+  CHECK(malformed.status == 400);
+  CHECK(malformed.json()["error"]["type"] == "invalid_request_error");
+
+  std::string long_text(400, 'x');
+  auto too_long = c.post("/v1/chat/completions", chat_body({{"messages", {{{"role", "user"}, {"content", long_text}}}}}));
+  CHECK(too_long.status == 400);
+  std::string message = too_long.json()["error"]["message"];
+  CHECK(message.find("64") != std::string::npos);
+
+  auto unknown_field = c.post("/v1/chat/completions", chat_body({{"logit_bias_v2", {{"x", 1}}}}));
+  CHECK(unknown_field.status == 200);
+  // Nothing above harmed the server.
+  CHECK(c.get("/healthz").status == 200);
+}
+
+TEST_CASE("a flood is queued, then refused with 429 and Retry-After, and other routes stay served",
+          "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m, {{"modules.inference.max_running", 1}, {"modules.inference.max_waiting", 1}}));
+  constexpr int clients = 8;
+  std::vector<std::future<agora::testing::reply>> replies;
+  for (int i = 0; i < clients; ++i) {
+    replies.push_back(std::async(std::launch::async, [&h, i] {
+      auto c = h.connect();
+      return c.post("/v1/chat/completions", chat_body({{"max_tokens", 40}, {"temperature", 0.7}, {"seed", i}}));
+    }));
+  }
+  auto probe = h.connect();
+  CHECK(probe.get("/healthz").status == 200);
+  int ok = 0, refused = 0;
+  for (auto& f : replies) {
+    auto r = f.get();
+    if (r.status == 200) ++ok;
+    if (r.status == 429) {
+      ++refused;
+      CHECK(r.header("retry-after") == "1");
+      CHECK(r.json()["error"]["type"] == "rate_limit_exceeded");
+    }
+  }
+  CHECK(ok >= 1);
+  CHECK(refused >= 1);
+  CHECK(ok + refused == clients);
+}
+
+TEST_CASE("a client that disconnects mid-stream frees its sequence", "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m, {{"modules.inference.max_running", 1}}));
+  {
+    namespace asio = boost::asio;
+    asio::io_context io;
+    asio::ip::tcp::socket s(io);
+    s.connect({asio::ip::make_address("127.0.0.1"), h.port()});
+    std::string body = chat_body({{"stream", true}, {"max_tokens", 400}, {"temperature", 0.9}}).dump();
+    std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\n\r\n" + body;
+    asio::write(s, asio::buffer(req));
+    std::array<char, 512> buf{};
+    auto n = s.read_some(asio::buffer(buf));  // the head and the first events
+    CHECK(std::string(buf.data(), n).find("200 OK") != std::string::npos);
+  }  // gone
+  auto c = h.connect();
+  CHECK(eventually([&] {
+    return metric(c, "agora_inference_finished_total{model=\"tiny-llama\",reason=\"cancelled\"}") >= 1;
+  }));
+  CHECK(metric(c, "agora_inference_running{model=\"tiny-llama\"}") == 0);
+  // The one slot is free again.
+  auto next = c.post("/v1/chat/completions", chat_body());
+  CHECK(next.status == 200);
+}
+
+TEST_CASE("token usage is recorded per caller and day", "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m));
+  auto c = h.connect();
+  REQUIRE(c.post("/v1/chat/completions", chat_body()).status == 200);
+  REQUIRE(c.post("/v1/chat/completions", chat_body()).status == 200);  // a cache hit counts too
+  auto read = [&] {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2((h.data_dir() / "inference.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_busy_timeout(db, 2000);
+    sqlite3_stmt* q = nullptr;
+    std::int64_t requests = -1;
+    if (sqlite3_prepare_v2(db, "SELECT requests FROM usage WHERE caller = 'anonymous' AND model = 'tiny-llama'", -1,
+                           &q, nullptr) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+      requests = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return requests;
+  };
+  CHECK(eventually([&] { return read() == 2; }));
+}
+
+TEST_CASE("a model folder that is not there stops the start with its path", "[inference][api]") {
+  agora::testing::options o;
+  o.settings = {{"modules.inference.models", json::array({"/nonexistent/model-dir"})}, {"log.level", "warn"}};
+  try {
+    harness h(o);
+    FAIL("the app started");
+  } catch (const std::exception& e) {
+    CHECK(std::string(e.what()).find("/nonexistent/model-dir") != std::string::npos);
+  }
+}
