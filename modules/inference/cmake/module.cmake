@@ -20,3 +20,27 @@ if(AGORA_WITH_TORCH AND AGORA_BUILD_TESTS)
   target_link_libraries(agora_inference_api_test PRIVATE agora_app agora_engine_fixture agora_catch_main SQLite::SQLite3)
   catch_discover_tests(agora_inference_api_test TEST_PREFIX "inference.api." PROPERTIES TIMEOUT 300)
 endif()
+
+if(AGORA_WITH_TORCH)
+  # Writes a tiny deterministic model folder (random weights, byte-level tokenizer).
+  add_executable(agora-make-test-model tools/make_test_model_main.cpp)
+  target_link_libraries(agora-make-test-model PRIVATE agora_engine_fixture)
+endif()
+
+if(AGORA_WITH_TORCH AND AGORA_BUILD_TESTS)
+  # The official openai JavaScript client against the real binary.
+  find_program(NODE node)
+  find_program(NPM npm)
+  if(NODE AND NPM)
+    set(agora_openai_client_dir ${CMAKE_CURRENT_SOURCE_DIR}/tests/openai_client)
+    add_test(NAME inference.openai_client_setup
+      COMMAND ${NPM} ci --no-audit --no-fund
+      WORKING_DIRECTORY ${agora_openai_client_dir})
+    set_tests_properties(inference.openai_client_setup PROPERTIES
+      FIXTURES_SETUP agora_openai_client_node LABELS node TIMEOUT 600)
+    add_test(NAME inference.openai_client
+      COMMAND ${agora_openai_client_dir}/run.sh $<TARGET_FILE:agora> $<TARGET_FILE:agora-make-test-model> ${NODE})
+    set_tests_properties(inference.openai_client PROPERTIES
+      FIXTURES_REQUIRED agora_openai_client_node LABELS node TIMEOUT 300)
+  endif()
+endif()

@@ -4,7 +4,6 @@
 #include <array>
 #include <condition_variable>
 #include <deque>
-#include <limits>
 #include <mutex>
 #include <span>
 #include <stdexcept>
@@ -166,9 +165,10 @@ struct scheduler::impl {
   bool stopping = false;                          // guarded by mutex
   std::atomic<std::size_t> running_count{0};
 
-  std::vector<std::unique_ptr<sequence>> running;  // engine thread only, admission order
+  std::vector<std::unique_ptr<sequence>> running;  // engine thread only; admission order
   std::mutex join_mutex;
   std::thread engine;
+  std::thread::id engine_id;  // set once at start, so stop() can read it while another stop() joins
 };
 
 scheduler::impl::impl(std::unique_ptr<model> m, const tokenizer& t, scheduler_options o, metrics::registry& r)
@@ -384,21 +384,20 @@ void scheduler::impl::step() {
     }
   }
 
+  // Finished sequences leave before any callback runs, so a final event sees their
+  // slot free; `retired` keeps them alive until their events are delivered.
   std::vector<std::unique_ptr<sequence>> retired;
-  {
-    std::lock_guard lock(mutex);
-    for (std::size_t b = 0; b < batch.size(); ++b) {
-      if (!done[b]) continue;
-      llm->release(std::exchange(batch[b]->slot, -1));
-      auto it = std::find_if(running.begin(), running.end(), [&](const auto& s) { return s.get() == batch[b]; });
-      retired.push_back(std::move(*it));
-      running.erase(it);
-    }
-    publish_sizes();
-  }
   for (std::size_t b = 0; b < batch.size(); ++b) {
-    if (events[b].finished || !events[b].tokens.empty() || !events[b].text.empty())
-      deliver(*batch[b], std::move(events[b]));
+    if (!done[b]) continue;
+    llm->release(std::exchange(batch[b]->slot, -1));
+    auto it = std::find_if(running.begin(), running.end(), [&](const auto& s) { return s.get() == batch[b]; });
+    retired.push_back(std::move(*it));
+    running.erase(it);
+  }
+  publish_sizes();
+  for (std::size_t b = 0; b < batch.size(); ++b) {
+    const bool sampled = events[b].finished || !events[b].tokens.empty();
+    if (sampled) deliver(*batch[b], std::move(events[b]));
   }
 }
 
@@ -466,6 +465,7 @@ scheduler::scheduler(std::unique_ptr<model> m, const tokenizer& tok, scheduler_o
   if (options.max_waiting < 1) throw std::invalid_argument("max_waiting: must be at least 1");
   impl_ = std::make_unique<impl>(std::move(m), tok, std::move(options), metrics);
   impl_->engine = std::thread([p = impl_.get()] { p->run(); });
+  impl_->engine_id = impl_->engine.get_id();
 }
 
 scheduler::~scheduler() { stop(); }
@@ -480,7 +480,7 @@ void scheduler::stop() {
     impl_->stopping = true;
   }
   impl_->work.notify_all();
-  if (std::this_thread::get_id() == impl_->engine.get_id()) return;
+  if (std::this_thread::get_id() == impl_->engine_id) return;
   std::lock_guard lock(impl_->join_mutex);
   if (impl_->engine.joinable()) impl_->engine.join();
 }
