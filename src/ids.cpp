@@ -4,6 +4,7 @@
 
 #include <array>
 #include <ctime>
+#include <mutex>
 #include <random>
 
 namespace agora {
@@ -18,22 +19,38 @@ std::mt19937_64& rng() {
 }
 }  // namespace
 
+// ULIDs, monotonic within the process: in the same millisecond (or if the clock steps
+// back) the previous id's random part is incremented, so ids sort in creation order.
 std::string new_id(std::string_view prefix) {
-  auto ms = static_cast<std::uint64_t>(
+  static std::mutex mutex;
+  static std::uint64_t last_ms = 0;
+  static unsigned __int128 last_random = 0;
+  constexpr unsigned __int128 random_mask = (static_cast<unsigned __int128>(1) << 80) - 1;
+
+  auto now_ms = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
-  std::uint64_t hi = rng()();
-  std::uint64_t lo = rng()();
+  auto fresh = (static_cast<unsigned __int128>(rng()() & 0xFFFF) << 64 | rng()()) & random_mask;
+  std::uint64_t ms;
+  unsigned __int128 random;
+  {
+    std::lock_guard lock(mutex);
+    if (now_ms > last_ms) {
+      last_ms = now_ms;
+      last_random = fresh;
+    } else {
+      last_random = (last_random + 1) & random_mask;
+      if (last_random == 0) ++last_ms;  // 2^80 ids in one millisecond: borrow the next
+    }
+    ms = last_ms;
+    random = last_random;
+  }
   std::string out;
   out.reserve(prefix.size() + 27);
   out.append(prefix);
   out.push_back('_');
   for (int i = 9; i >= 0; --i) out.push_back(crockford[(ms >> (i * 5)) & 31]);
-  // 80 random bits: 16 characters of 5 bits.
-  for (int i = 0; i < 16; ++i) {
-    std::uint64_t bits = i < 12 ? (hi >> (i * 5)) : (lo >> ((i - 12) * 5));
-    out.push_back(crockford[bits & 31]);
-  }
+  for (int i = 15; i >= 0; --i) out.push_back(crockford[static_cast<unsigned>(random >> (i * 5)) & 31]);
   return out;
 }
 

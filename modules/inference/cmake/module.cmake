@@ -2,6 +2,7 @@
 # engine, scheduler, tokenizer and chat templates. Other code sees include/ only.
 if(AGORA_WITH_TORCH)
   add_library(agora_inference STATIC
+    src/conversations.cpp
     src/http_api.cpp
     src/module.cpp
     src/service.cpp)
@@ -11,7 +12,9 @@ if(AGORA_WITH_TORCH)
   target_link_libraries(agora_inference
     PUBLIC agora_core
     PRIVATE agora_inference_engine agora_openai agora_tokenizer agora_chat_template)
-  agora_embed_migrations(agora_inference agora::inference::db ${CMAKE_CURRENT_SOURCE_DIR}/migrations/0001_init.sql)
+  agora_embed_migrations(agora_inference agora::inference::db
+    ${CMAKE_CURRENT_SOURCE_DIR}/migrations/0001_init.sql
+    ${CMAKE_CURRENT_SOURCE_DIR}/migrations/0002_conversations.sql)
 endif()
 
 if(AGORA_WITH_TORCH AND AGORA_BUILD_TESTS)

@@ -33,7 +33,7 @@ http::response error_response(const openai::api_error& e) {
 }
 
 openai::api_error from_bus(const error& e, std::string_view model) {
-  if (e.code == errc::not_found && !model.empty()) return openai::model_not_found(model);
+  if (e.code == errc::not_found && e.fields.empty() && !model.empty()) return openai::model_not_found(model);
   return openai::to_api_error(e);
 }
 
@@ -175,6 +175,7 @@ asio::awaitable<http::response> chat_completions(bus::bus& b, milliseconds timeo
   generate_request g = to_generate(*req);
   auto messages = openai::to_template_messages(req->messages);
   for (const auto& m : messages) g.messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+  g.conversation_id = req->conversation_id;
   co_return co_await run(b, timeout, ctx, std::move(g), *req, true);
 }
 

@@ -1,3 +1,4 @@
+#include "conversations.hpp"
 #include "http_api.hpp"
 #include "service.hpp"
 
@@ -39,6 +40,16 @@ module_definition module() {
                 1'000'000, {}})
       .handle<generate>(&service::generate)
       .handle<list_models>(&service::list_models)
+      .handle<create_conversation>(&service::create_conversation)
+      .handle<get_conversation>(&service::get_conversation)
+      .handle<list_conversations>(&service::list_conversations)
+      .handle<delete_conversation>(&service::delete_conversation)
+      .route<create_conversation>(conversations::create_route(), conversations::decode_create,
+                                  conversations::encode_created)
+      .route<get_conversation>(conversations::get_route(), conversations::decode_ref, conversations::encode)
+      .route<list_conversations>(conversations::list_route(), conversations::decode_list, conversations::encode_page)
+      .route<delete_conversation>(conversations::delete_route(), conversations::decode_ref,
+                                  conversations::encode_deleted)
       .http_route(doc(http::verb::post, "/v1/chat/completions", "createChatCompletion",
                       "OpenAI-compatible chat completion, whole or streamed as server-sent events"),
                   http_api::chat_completions)

@@ -1,5 +1,7 @@
 #include "service.hpp"
 
+#include "conversations.hpp"
+
 #include <agora/ids.hpp>
 #include <agora/log.hpp>
 
@@ -217,6 +219,26 @@ asio::awaitable<result<generation_started>> service::generate(generate_request r
     co_return error::not_found(req.model.empty() ? std::string("no model is loaded")
                                                  : fmt::format("the model '{}' does not exist", req.model));
   }
+  // A continued conversation: its history first, this exchange appended at the end.
+  std::vector<chat_turn> new_turns;
+  if (req.conversation_id) {
+    auto load = [id = *req.conversation_id, caller = req.caller](store::database& db) {
+      return conversations::sql::find(db, id, caller);
+    };
+    auto stored = co_await ctx_.store().run(std::move(load));
+    if (!stored) co_return std::move(stored).err();
+    if (!stored.value())
+      co_return error{errc::not_found, fmt::format("the conversation '{}' does not exist", *req.conversation_id),
+                      {{"conversation_id", "no conversation has this id"}}};
+    if (req.messages.empty())
+      co_return error{errc::invalid_argument, "a conversation continues with chat messages",
+                      {{"conversation_id", "only chat completions continue a conversation"}}};
+    new_turns = req.messages;
+    std::vector<chat_turn> history;
+    for (auto& msg : stored.value()->messages) history.push_back({std::move(msg.role), std::move(msg.content)});
+    history.insert(history.end(), req.messages.begin(), req.messages.end());
+    req.messages = std::move(history);
+  }
   auto prompt = render(*m, req);
   if (!prompt) co_return std::move(prompt).err();
 
@@ -260,16 +282,22 @@ asio::awaitable<result<generation_started>> service::generate(generate_request r
   };
   auto acc = std::make_shared<collected>();
   auto on_event = [this, stream, acc, key, cache = cache_, caller = req.caller, model = m->name,
+                   conversation = req.conversation_id, new_turns = std::move(new_turns),
                    prompt_tokens = started.prompt_tokens](generation_event ev) {
     generation_piece piece;
     piece.text = std::move(ev.text);
     piece.completion_tokens = ev.completion_tokens;
-    if (key) acc->text += piece.text;
+    if (key || conversation) acc->text += piece.text;
     if (ev.finished) {
       piece.finish = std::string(to_string(*ev.finished));
       piece.error = std::move(ev.error);
       bool complete = *ev.finished == finish_reason::stop || *ev.finished == finish_reason::length;
       if (key && complete) cache->store(*key, {acc->text, *piece.finish, ev.completion_tokens});
+      if (conversation && complete) {
+        auto turns = new_turns;
+        turns.push_back({"assistant", acc->text});
+        append_to_conversation(*conversation, std::move(turns));
+      }
       record_usage(caller, model, prompt_tokens, ev.completion_tokens);
     }
     stream->push(std::move(piece));
@@ -287,6 +315,78 @@ asio::awaitable<result<model_list>> service::list_models(list_models_request, co
     out.data.push_back({m.name, m.created, m.sched->max_context(), i == 0});
   }
   co_return out;
+}
+
+asio::awaitable<result<conversation>> service::create_conversation(create_conversation_request req,
+                                                                   const bus::call_context&) {
+  if (!find(req.model))
+    co_return error{errc::not_found, fmt::format("the model '{}' does not exist", req.model),
+                    {{"model", "no model with this name is loaded"}}};
+  conversation c;
+  c.id = new_id("conv");
+  c.model = std::move(req.model);
+  c.title = std::move(req.title);
+  c.created_at = c.updated_at = now_rfc3339();
+  auto job = [c, caller = std::move(req.caller)](store::database& db) { conversations::sql::insert(db, c, caller); };
+  auto r = co_await ctx_.store().run(std::move(job));
+  if (!r) co_return std::move(r).err();
+  co_return c;
+}
+
+asio::awaitable<result<conversation>> service::get_conversation(conversation_ref req, const bus::call_context&) {
+  auto job = [req](store::database& db) { return conversations::sql::find(db, req.id, req.caller); };
+  auto found = co_await ctx_.store().run(std::move(job));
+  if (!found) co_return std::move(found).err();
+  if (!found.value()) co_return error::not_found("no conversation has this id");
+  co_return std::move(*found.value());
+}
+
+asio::awaitable<result<conversation_page>> service::list_conversations(list_conversations_request req,
+                                                                       const bus::call_context&) {
+  std::string after;
+  if (!req.cursor.empty()) {
+    after = decode_cursor(req.cursor);
+    if (!after.starts_with("conv_"))
+      co_return error::invalid({{"cursor", "malformed cursor: pass the next_cursor of the previous page"}});
+  }
+  const std::int64_t limit = conversations::page_size(req.limit);
+  auto job = [caller = req.caller, after, n = limit + 1](store::database& db) {
+    return conversations::sql::list(db, caller, after, n);
+  };
+  auto rows = co_await ctx_.store().run(std::move(job));
+  if (!rows) co_return std::move(rows).err();
+  conversation_page page;
+  page.data = std::move(rows).value();
+  if (static_cast<std::int64_t>(page.data.size()) > limit) {
+    page.data.resize(static_cast<std::size_t>(limit));
+    page.next_cursor = encode_cursor(page.data.back().id);
+  }
+  co_return page;
+}
+
+asio::awaitable<result<conversation_deleted>> service::delete_conversation(conversation_ref req,
+                                                                           const bus::call_context&) {
+  auto job = [req](store::database& db) { return conversations::sql::remove(db, req.id, req.caller); };
+  auto removed = co_await ctx_.store().run(std::move(job));
+  if (!removed) co_return std::move(removed).err();
+  if (!removed.value()) co_return error::not_found("no conversation has this id");
+  co_return conversation_deleted{req.id};
+}
+
+void service::append_to_conversation(std::string id, std::vector<chat_turn> turns) {
+  usage_in_flight_.fetch_add(1);
+  auto job = [id = std::move(id), turns = std::move(turns), now = now_rfc3339()](store::database& db) {
+    db.transaction([&] {
+      if (!conversations::sql::append(db, id, turns, now))
+        log::info("inference", "conversation deleted before its reply was stored", {{"conversation", id}});
+    });
+  };
+  auto write = [](service* self, decltype(job) j) -> asio::awaitable<void> {
+    auto r = co_await self->ctx_.store().run(std::move(j));
+    if (!r) log::warn("inference", "could not store a conversation's messages", {{"error", r.err().message}});
+    self->usage_in_flight_.fetch_sub(1);
+  };
+  asio::co_spawn(ctx_.executor(), write(this, std::move(job)), asio::detached);
 }
 
 void service::record_usage(std::string caller, std::string model, std::int64_t prompt_tokens,

@@ -48,9 +48,17 @@ class service {
   asio::awaitable<result<generation_started>> generate(generate_request req, const bus::call_context& c);
   asio::awaitable<result<model_list>> list_models(list_models_request req, const bus::call_context& c);
 
+  asio::awaitable<result<conversation>> create_conversation(create_conversation_request req,
+                                                            const bus::call_context& c);
+  asio::awaitable<result<conversation>> get_conversation(conversation_ref req, const bus::call_context& c);
+  asio::awaitable<result<conversation_page>> list_conversations(list_conversations_request req,
+                                                                const bus::call_context& c);
+  asio::awaitable<result<conversation_deleted>> delete_conversation(conversation_ref req, const bus::call_context& c);
+
  private:
   loaded_model* find(std::string_view name);
   result<std::vector<std::int32_t>> render(const loaded_model& m, const generate_request& req) const;
+  void append_to_conversation(std::string id, std::vector<chat_turn> turns);
   void record_usage(std::string caller, std::string model, std::int64_t prompt_tokens, std::int64_t completion_tokens);
 
   module_context& ctx_;
@@ -58,7 +66,7 @@ class service {
   std::shared_ptr<response_cache> cache_;
   metrics::counter& cache_hits_;
   metrics::counter& cache_misses_;
-  std::atomic<int> usage_in_flight_{0};
+  std::atomic<int> usage_in_flight_{0};  // usage and conversation writes not yet landed
 };
 
 // Loads one model folder (throws with a message naming the file on failure).

@@ -315,3 +315,70 @@ TEST_CASE("a model folder that is not there stops the start with its path", "[in
     CHECK(std::string(e.what()).find("/nonexistent/model-dir") != std::string::npos);
   }
 }
+
+TEST_CASE("conversations are created, listed, read and deleted", "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m));
+  auto c = h.connect();
+  auto created = c.post("/v1/conversations", {{"model", "tiny-llama"}, {"title", "Lamps"}});
+  REQUIRE(created.status == 201);
+  std::string id = created.json()["id"];
+  CHECK(id.rfind("conv_", 0) == 0);
+  CHECK(created.header("location") == "/v1/conversations/" + id);
+  CHECK(created.json()["messages"].empty());
+
+  auto got = c.get("/v1/conversations/" + id);
+  REQUIRE(got.status == 200);
+  CHECK(got.json()["title"] == "Lamps");
+  CHECK(got.json()["model"] == "tiny-llama");
+
+  REQUIRE(c.post("/v1/conversations", {{"model", "tiny-llama"}}).status == 201);
+  REQUIRE(c.post("/v1/conversations", {{"model", "tiny-llama"}}).status == 201);
+  auto page = c.get("/v1/conversations?limit=2");
+  REQUIRE(page.status == 200);
+  CHECK(page.json()["data"].size() == 2);
+  CHECK(page.json()["data"][0]["id"] == id);
+  std::string cursor = page.json()["next_cursor"];
+  auto rest = c.get("/v1/conversations?limit=2&cursor=" + cursor);
+  CHECK(rest.json()["data"].size() == 1);
+  CHECK(rest.json()["next_cursor"].is_null());
+  CHECK(c.get("/v1/conversations?limit=0").status == 422);
+  CHECK(c.get("/v1/conversations?cursor=garbage").status == 422);
+
+  auto no_model = c.post("/v1/conversations", {{"title", "x"}});
+  CHECK(no_model.status == 422);
+  CHECK(no_model.json()["errors"][0]["field"] == "model");
+  CHECK(c.post("/v1/conversations", {{"model", "gpt-17"}}).status == 404);
+
+  CHECK(c.del("/v1/conversations/" + id).status == 204);
+  CHECK(c.get("/v1/conversations/" + id).status == 404);
+  CHECK(c.del("/v1/conversations/" + id).status == 404);
+}
+
+TEST_CASE("a chat continues a conversation: history goes in, the exchange is stored", "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m));
+  auto c = h.connect();
+  std::string id = c.post("/v1/conversations", {{"model", "tiny-llama"}}).json()["id"];
+
+  auto first = c.post("/v1/chat/completions", chat_body({{"conversation_id", id}}));
+  REQUIRE(first.status == 200);
+  REQUIRE(eventually([&] { return c.get("/v1/conversations/" + id).json()["messages"].size() == 2; }));
+  auto second = c.post("/v1/chat/completions",
+                       chat_body({{"conversation_id", id}, {"messages", {{{"role", "user"}, {"content", "And?"}}}}}));
+  REQUIRE(second.status == 200);
+  // The second prompt carried the first exchange.
+  CHECK(second.json()["usage"]["prompt_tokens"].get<int>() > first.json()["usage"]["prompt_tokens"].get<int>());
+  REQUIRE(eventually([&] { return c.get("/v1/conversations/" + id).json()["messages"].size() == 4; }));
+  auto stored = c.get("/v1/conversations/" + id).json()["messages"];
+  CHECK(stored[0]["role"] == "user");
+  CHECK(stored[0]["content"] == "Hello there");
+  CHECK(stored[1]["role"] == "assistant");
+  CHECK(stored[1]["content"] == first.json()["choices"][0]["message"]["content"]);
+  CHECK(stored[2]["content"] == "And?");
+  CHECK(stored[3]["content"] == second.json()["choices"][0]["message"]["content"]);
+
+  auto unknown = c.post("/v1/chat/completions", chat_body({{"conversation_id", "conv_nope"}}));
+  CHECK(unknown.status == 404);
+  CHECK(unknown.json()["error"]["param"] == "conversation_id");
+}

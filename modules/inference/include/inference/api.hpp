@@ -38,6 +38,9 @@ struct generate_request {
   std::optional<std::uint64_t> seed;
   std::vector<std::string> stop;
   std::string caller = "anonymous";  // whose usage this is
+  // Continue a stored conversation: its messages come before `messages`, and this
+  // exchange is appended to it when the generation finishes (stop or length).
+  std::optional<std::string> conversation_id;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
@@ -88,6 +91,63 @@ struct list_models {
   static constexpr std::string_view name = "inference.list_models";
   using request = list_models_request;
   using reply = model_list;
+};
+
+// Conversations: stored chat histories a chat request can continue by id.
+struct conversation_message {
+  std::string role;
+  std::string content;
+  std::string created_at;
+};
+struct conversation {
+  std::string id;  // conv_…
+  std::string model;
+  std::string title;
+  std::string created_at;
+  std::string updated_at;
+  std::vector<conversation_message> messages;  // filled by get, empty in lists
+};
+struct create_conversation_request {
+  std::string model;
+  std::string title;
+  std::string caller = "anonymous";
+};
+struct conversation_ref {
+  std::string id;
+  std::string caller = "anonymous";
+};
+struct list_conversations_request {
+  std::optional<std::int64_t> limit;
+  std::string cursor;
+  std::string caller = "anonymous";
+};
+struct conversation_page {
+  std::vector<conversation> data;
+  std::optional<std::string> next_cursor;
+};
+struct conversation_deleted {
+  std::string id;
+};
+
+struct create_conversation {
+  static constexpr std::string_view name = "inference.create_conversation";
+  using request = create_conversation_request;
+  using reply = conversation;
+};
+struct get_conversation {
+  static constexpr std::string_view name = "inference.get_conversation";
+  using request = conversation_ref;
+  using reply = conversation;
+};
+struct list_conversations {
+  static constexpr std::string_view name = "inference.list_conversations";
+  using request = list_conversations_request;
+  using reply = conversation_page;
+};
+struct delete_conversation {
+  static constexpr std::string_view name = "inference.delete_conversation";
+  using request = conversation_ref;
+  using reply = conversation_deleted;
 };
 
 // The module declaration (modules/registry.cpp lists it).
