@@ -142,7 +142,7 @@ asio::awaitable<void> stream_events(std::shared_ptr<generation_stream> stream, o
 asio::awaitable<http::response> run(bus::bus& b, milliseconds timeout, http::request_context& ctx,
                                     generate_request g, const openai::request_options& o, bool chat) {
   bus::request_options opts{timeout, ctx.tr};
-  auto started = co_await b.call<generate>(std::move(g), std::move(opts));
+  auto started = co_await b.call<inference::generate>(std::move(g), std::move(opts));
   if (!started) co_return error_response(from_bus(started.err(), o.model));
 
   openai::stream_meta meta;
@@ -193,16 +193,74 @@ namespace {
 asio::awaitable<result<model_list>> fetch_models(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
   bus::request_options opts{timeout, ctx.tr};
   list_models_request req;
-  co_return co_await b.call<list_models>(std::move(req), std::move(opts));
+  co_return co_await b.call<inference::list_models>(std::move(req), std::move(opts));
+}
+}  // namespace
+
+namespace {
+// OpenAI's model object plus agora's fields (OpenAI clients ignore unknown keys).
+nlohmann::json model_json(const model_info& m) {
+  openai::model_card card{m.id, m.created};
+  auto j = openai::to_json(card);
+  j["context"] = m.context;
+  j["default"] = m.is_default;
+  j["path"] = m.path;
+  j["checksum"] = m.checksum;
+  j["weight_bytes"] = m.weight_bytes;
+  return j;
 }
 }  // namespace
 
 asio::awaitable<http::response> models(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
   auto list = co_await fetch_models(b, timeout, ctx);
   if (!list) co_return error_response(openai::to_api_error(list.err()));
-  std::vector<openai::model_card> cards;
-  for (const auto& m : list->data) cards.push_back({m.id, m.created});
-  co_return openai_response(200, openai::model_list(cards));
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& m : list->data) data.push_back(model_json(m));
+  co_return openai_response(200, {{"object", "list"}, {"data", data}});
+}
+
+asio::awaitable<http::response> register_model(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
+  auto body = openai::parse_body(ctx.req.body());
+  if (!body) co_return error_response(body.err());
+  register_model_request req;
+  const auto& j = *body;
+  if (!j.contains("path") || !j["path"].is_string() || j["path"].get<std::string>().empty())
+    co_return error_response(openai::invalid_request("path", "required: a model folder on this machine", "invalid_value"));
+  req.path = j["path"].get<std::string>();
+  if (j.contains("name") && !j["name"].is_null()) {
+    if (!j["name"].is_string() || j["name"].get<std::string>().empty() ||
+        j["name"].get<std::string>().find('/') != std::string::npos)
+      co_return error_response(openai::invalid_request("name", "expected a non-empty string without '/'", "invalid_value"));
+    req.name = j["name"].get<std::string>();
+  }
+  if (j.contains("default") && !j["default"].is_null()) {
+    if (!j["default"].is_boolean())
+      co_return error_response(openai::invalid_request("default", "expected a boolean", "invalid_type"));
+    req.make_default = j["default"].get<bool>();
+  }
+  // Loading reads every weight: allow it far longer than an ordinary bus call.
+  bus::request_options opts{std::max(timeout, milliseconds(600'000)), ctx.tr};
+  auto loaded = co_await b.call<inference::register_model>(std::move(req), std::move(opts));
+  if (!loaded) co_return error_response(openai::to_api_error(loaded.err()));
+  co_return openai_response(201, model_json(*loaded));
+}
+
+asio::awaitable<http::response> unload_model(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
+  std::string id(ctx.param("id").value_or(""));
+  bus::request_options opts{timeout, ctx.tr};
+  model_ref ref{id};
+  auto r = co_await b.call<inference::unload_model>(std::move(ref), std::move(opts));
+  if (!r) co_return error_response(from_bus(r.err(), id));
+  co_return openai_response(200, {{"id", id}, {"object", "model"}, {"deleted", true}});
+}
+
+asio::awaitable<http::response> set_default_model(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
+  std::string id(ctx.param("id").value_or(""));
+  bus::request_options opts{timeout, ctx.tr};
+  model_ref ref{id};
+  auto r = co_await b.call<inference::set_default_model>(std::move(ref), std::move(opts));
+  if (!r) co_return error_response(from_bus(r.err(), id));
+  co_return openai_response(200, model_json(*r));
 }
 
 asio::awaitable<http::response> model(bus::bus& b, milliseconds timeout, http::request_context& ctx) {

@@ -19,5 +19,13 @@ asio::awaitable<http::response> completions(bus::bus& b, std::chrono::millisecon
 // GET /v1/models and GET /v1/models/{id}.
 asio::awaitable<http::response> models(bus::bus& b, std::chrono::milliseconds timeout, http::request_context& ctx);
 asio::awaitable<http::response> model(bus::bus& b, std::chrono::milliseconds timeout, http::request_context& ctx);
+// Run-time registry (agora extensions, OpenAI error shape): POST /v1/models,
+// DELETE /v1/models/{id}, POST /v1/models/{id}/default.
+asio::awaitable<http::response> register_model(bus::bus& b, std::chrono::milliseconds timeout,
+                                               http::request_context& ctx);
+asio::awaitable<http::response> unload_model(bus::bus& b, std::chrono::milliseconds timeout,
+                                             http::request_context& ctx);
+asio::awaitable<http::response> set_default_model(bus::bus& b, std::chrono::milliseconds timeout,
+                                                  http::request_context& ctx);
 
 }  // namespace agora::inference::http_api

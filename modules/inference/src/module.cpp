@@ -39,7 +39,13 @@ module_definition module() {
       .setting({"cache_entries", t::integer, 256, "Deterministic responses kept in the response cache (0: off)", 0,
                 1'000'000, {}})
       .handle<generate>(&service::generate)
+      .setting({"memory_budget_mb", t::integer, 0,
+                "Weight-file bytes all loaded models may take, in MiB (0: no limit); beyond it a load is refused", 0,
+                1 << 24, {}})
       .handle<list_models>(&service::list_models)
+      .handle<register_model>(&service::register_model)
+      .handle<unload_model>(&service::unload_model)
+      .handle<set_default_model>(&service::set_default_model)
       .handle<create_conversation>(&service::create_conversation)
       .handle<get_conversation>(&service::get_conversation)
       .handle<list_conversations>(&service::list_conversations)
@@ -57,7 +63,16 @@ module_definition module() {
                       "OpenAI-compatible text completion, whole or streamed as server-sent events"),
                   http_api::completions)
       .http_route(doc(http::verb::get, "/v1/models", "listModels", "Models this server has loaded"), http_api::models)
-      .http_route(doc(http::verb::get, "/v1/models/{id}", "retrieveModel", "One loaded model"), http_api::model);
+      .http_route(doc(http::verb::get, "/v1/models/{id}", "retrieveModel", "One loaded model"), http_api::model)
+      .http_route(doc(http::verb::post, "/v1/models", "registerModel",
+                      "Load a local model folder {path, name?, default?} (agora extension; admin-only once identity exists)"),
+                  http_api::register_model)
+      .http_route(doc(http::verb::delete_, "/v1/models/{id}", "unloadModel",
+                      "Unload a model; its running requests end (agora extension)"),
+                  http_api::unload_model)
+      .http_route(doc(http::verb::post, "/v1/models/{id}/default", "setDefaultModel",
+                      "Make a loaded model the default (agora extension)"),
+                  http_api::set_default_model);
   return decl.build();
 }
 

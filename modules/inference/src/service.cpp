@@ -5,7 +5,9 @@
 #include <agora/ids.hpp>
 #include <agora/log.hpp>
 
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -115,14 +117,61 @@ std::string cache_key(const loaded_model& m, const std::vector<std::int32_t>& pr
 
 std::string utc_day() { return now_rfc3339().substr(0, 10); }
 
+std::string folder_name(const std::filesystem::path& dir) {
+  auto p = dir.lexically_normal();
+  std::string name = p.filename().string();
+  return name.empty() ? p.parent_path().filename().string() : name;
+}
+
+std::vector<std::filesystem::path> model_files(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    auto ext = e.path().extension().string();
+    if (e.is_regular_file() && (ext == ".safetensors" || ext == ".json" || ext == ".jinja")) files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::int64_t weight_bytes(const std::filesystem::path& dir) {
+  std::int64_t total = 0;
+  for (const auto& f : model_files(dir))
+    if (f.extension() == ".safetensors") total += static_cast<std::int64_t>(std::filesystem::file_size(f));
+  return total;
+}
+
+// FNV-1a (64 bits) over every model file's name and bytes, in name order: tells two
+// registrations of a folder apart when its files changed. Not a security hash.
+std::string checksum(const std::filesystem::path& dir) {
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](const char* p, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      h ^= static_cast<unsigned char>(p[i]);
+      h *= 1099511628211ull;
+    }
+  };
+  std::vector<char> buf(1 << 20);
+  for (const auto& f : model_files(dir)) {
+    auto name = f.filename().string();
+    mix(name.data(), name.size());
+    std::ifstream in(f, std::ios::binary);
+    while (in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      mix(buf.data(), static_cast<std::size_t>(in.gcount()));
+    }
+  }
+  return fmt::format("fnv1a64:{:016x}", h);
+}
+
 }  // namespace
 
-std::unique_ptr<loaded_model> load_model(const std::filesystem::path& dir, const scheduler_options& options,
-                                         const model_options& model_opts, metrics::registry& metrics) {
+std::unique_ptr<loaded_model> load_model(const std::filesystem::path& dir, std::string name,
+                                         const scheduler_options& options, const model_options& model_opts,
+                                         metrics::registry& metrics) {
   auto m = std::make_unique<loaded_model>();
   m->dir = dir;
-  m->name = std::filesystem::path(dir).lexically_normal().filename().string();
-  if (m->name.empty()) m->name = std::filesystem::path(dir).lexically_normal().parent_path().filename().string();
+  m->name = std::move(name);
+  if (m->name.empty()) m->name = folder_name(dir);
   m->created = unix_now();
   if (!std::filesystem::is_directory(dir)) throw model_error(fmt::format("model folder '{}' does not exist", dir.string()));
   if (!std::filesystem::exists(dir / "tokenizer.json"))
@@ -134,6 +183,8 @@ std::unique_ptr<loaded_model> load_model(const std::filesystem::path& dir, const
   if (auto bos = m->tok->bos_id()) m->bos_token = std::string(m->tok->token(*bos));
   if (auto eos = m->tok->eos_id()) m->eos_token = std::string(m->tok->token(*eos));
 
+  m->weight_bytes = weight_bytes(dir);
+  m->checksum = checksum(dir);
   auto engine_model = model::load(dir, model_opts);
   m->stop_tokens = engine_model->config().eos_token_ids;
   if (auto eos = m->tok->eos_id();
@@ -156,17 +207,18 @@ service::service(module_context& ctx)
 service::~service() = default;
 
 asio::awaitable<void> service::start() {
-  scheduler_options sopts;
+  scheduler_options& sopts = scheduler_options_;
+  model_options& mopts = model_options_;
+  memory_budget_ = ctx_.setting_integer("memory_budget_mb") * 1024 * 1024;
   sopts.max_running = static_cast<int>(ctx_.setting_integer("max_running"));
   sopts.max_waiting = static_cast<std::size_t>(ctx_.setting_integer("max_waiting"));
   sopts.token_budget = ctx_.setting_integer("token_budget");
-  model_options mopts;
   mopts.max_sequences = sopts.max_running;
   mopts.max_context = ctx_.setting_integer("max_context");
   const std::string& device = ctx_.setting_string("device");
   mopts.device = device == "cpu" ? device_choice::cpu : device == "cuda" ? device_choice::cuda : device_choice::automatic;
   for (const auto& dir : ctx_.setting_string_list("models")) {
-    auto m = load_model(dir, sopts, mopts, ctx_.metrics());
+    std::shared_ptr<loaded_model> m = load_model(dir, "", sopts, mopts, ctx_.metrics());
     for (const auto& other : models_)
       if (other->name == m->name)
         throw model_error(fmt::format("two models are named '{}' (folders {} and {})", m->name, other->dir.string(), dir));
@@ -175,11 +227,17 @@ asio::awaitable<void> service::start() {
                {"chat_template", m->tmpl.has_value()}});
     models_.push_back(std::move(m));
   }
+  std::int64_t total = 0;
+  for (const auto& m : models_) total += m->weight_bytes;
+  if (memory_budget_ > 0 && total > memory_budget_)
+    throw model_error(fmt::format("the models' weights take {} MiB, over modules.inference.memory_budget_mb = {}",
+                                  total >> 20, memory_budget_ >> 20));
   co_return;
 }
 
 asio::awaitable<void> service::stop() {
   for (auto& m : models_) m->sched->stop();
+  loader_.join();  // unloads in progress finish
   // Usage rows still being written hold `this`; let them land.
   asio::steady_timer t(ctx_.executor());
   for (int i = 0; i < 500 && usage_in_flight_.load() > 0; ++i) {
@@ -188,12 +246,94 @@ asio::awaitable<void> service::stop() {
   }
 }
 
-loaded_model* service::find(std::string_view name) {
+std::shared_ptr<loaded_model> service::find(std::string_view name) {
   if (models_.empty()) return nullptr;
-  if (name.empty()) return models_.front().get();
+  if (name.empty()) return models_.front();
   for (auto& m : models_)
-    if (m->name == name) return m.get();
+    if (m->name == name) return m;
   return nullptr;
+}
+
+model_info service::info(const loaded_model& m) const {
+  return {m.name,          m.created, m.sched->max_context(), !models_.empty() && models_.front().get() == &m,
+          m.dir.string(), m.checksum, m.weight_bytes};
+}
+
+template <class F>
+asio::awaitable<std::invoke_result_t<F>> service::on_loader(F f) {
+  using R = std::invoke_result_t<F>;
+  return asio::async_initiate<const asio::use_awaitable_t<>, void(R)>(
+      [this](auto handler, F fn) {
+        auto ex = asio::get_associated_executor(handler);
+        asio::post(loader_, [fn = std::move(fn), handler = std::move(handler), ex]() mutable {
+          R r = fn();
+          asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable { std::move(handler)(std::move(r)); });
+        });
+      },
+      asio::use_awaitable, std::move(f));
+}
+
+asio::awaitable<result<model_info>> service::register_model(register_model_request req, const bus::call_context&) {
+  if (req.path.empty()) co_return error::invalid({{"path", "required: a model folder on this machine"}});
+  std::string name = req.name.empty() ? folder_name(req.path) : req.name;
+  if (find(name) && !name.empty())
+    co_return error{errc::conflict, fmt::format("a model named '{}' is already loaded", name),
+                    {{"name", "already loaded; unload it first or choose another name"}}};
+  std::error_code ec;
+  if (!std::filesystem::is_directory(req.path, ec))
+    co_return error::invalid({{"path", fmt::format("'{}' is not a folder on this machine", req.path)}});
+  std::int64_t bytes = weight_bytes(req.path);
+  std::int64_t in_use = 0;
+  for (const auto& m : models_) in_use += m->weight_bytes;
+  if (memory_budget_ > 0 && in_use + bytes > memory_budget_)
+    co_return error{errc::conflict,
+                    fmt::format("loading {} MiB would exceed the memory budget ({} MiB in use of {} MiB)", bytes >> 20,
+                                in_use >> 20, memory_budget_ >> 20),
+                    {{"path", "over modules.inference.memory_budget_mb; unload a model first"}}};
+  auto load = [path = req.path, name, sopts = scheduler_options_, mopts = model_options_,
+               &metrics = ctx_.metrics()]() -> result<std::shared_ptr<loaded_model>> {
+    try {
+      return std::shared_ptr<loaded_model>(load_model(path, name, sopts, mopts, metrics));
+    } catch (const std::exception& e) {
+      return error::invalid({{"path", e.what()}}, fmt::format("the model folder was refused: {}", e.what()));
+    }
+  };
+  auto loaded = co_await on_loader(std::move(load));
+  if (!loaded) co_return std::move(loaded).err();
+  auto m = std::move(loaded).value();
+  if (find(m->name)) {  // registered meanwhile by another request
+    auto drop = [m]() mutable { m->sched->stop(); m.reset(); };
+    asio::post(loader_, std::move(drop));
+    co_return error{errc::conflict, fmt::format("a model named '{}' is already loaded", m->name), {{"name", "already loaded"}}};
+  }
+  log::info("inference", "model registered", {{"model", m->name}, {"dir", req.path}, {"checksum", m->checksum}});
+  if (req.make_default)
+    models_.insert(models_.begin(), m);
+  else
+    models_.push_back(m);
+  co_return info(*m);
+}
+
+asio::awaitable<result<model_unloaded>> service::unload_model(model_ref req, const bus::call_context&) {
+  auto it = std::find_if(models_.begin(), models_.end(), [&](const auto& m) { return m->name == req.id; });
+  if (it == models_.end()) co_return error::not_found(fmt::format("the model '{}' does not exist", req.id));
+  auto m = std::move(*it);
+  models_.erase(it);
+  // Its running sequences end (cancelled) and its weights are freed off this strand.
+  auto drop = [m]() mutable {
+    m->sched->stop();
+    m.reset();
+  };
+  asio::post(loader_, std::move(drop));
+  log::info("inference", "model unloaded", {{"model", req.id}});
+  co_return model_unloaded{req.id};
+}
+
+asio::awaitable<result<model_info>> service::set_default_model(model_ref req, const bus::call_context&) {
+  auto it = std::find_if(models_.begin(), models_.end(), [&](const auto& m) { return m->name == req.id; });
+  if (it == models_.end()) co_return error::not_found(fmt::format("the model '{}' does not exist", req.id));
+  std::rotate(models_.begin(), it, it + 1);
+  co_return info(*models_.front());
 }
 
 result<std::vector<std::int32_t>> service::render(const loaded_model& m, const generate_request& req) const {
@@ -214,7 +354,7 @@ result<std::vector<std::int32_t>> service::render(const loaded_model& m, const g
 }
 
 asio::awaitable<result<generation_started>> service::generate(generate_request req, const bus::call_context&) {
-  loaded_model* m = find(req.model);
+  std::shared_ptr<loaded_model> m = find(req.model);
   if (!m) {
     co_return error::not_found(req.model.empty() ? std::string("no model is loaded")
                                                  : fmt::format("the model '{}' does not exist", req.model));
@@ -310,10 +450,7 @@ asio::awaitable<result<generation_started>> service::generate(generate_request r
 
 asio::awaitable<result<model_list>> service::list_models(list_models_request, const bus::call_context&) {
   model_list out;
-  for (std::size_t i = 0; i < models_.size(); ++i) {
-    const auto& m = *models_[i];
-    out.data.push_back({m.name, m.created, m.sched->max_context(), i == 0});
-  }
+  for (const auto& m : models_) out.data.push_back(info(*m));
   co_return out;
 }
 

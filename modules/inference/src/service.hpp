@@ -10,6 +10,8 @@
 
 #include <agora/module.hpp>
 
+#include <boost/asio/thread_pool.hpp>
+
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -31,6 +33,8 @@ struct loaded_model {
   std::string bos_token;
   std::string eos_token;
   std::vector<std::int32_t> stop_tokens;
+  std::string checksum;
+  std::int64_t weight_bytes = 0;
   std::unique_ptr<scheduler> sched;
 };
 
@@ -47,6 +51,9 @@ class service {
 
   asio::awaitable<result<generation_started>> generate(generate_request req, const bus::call_context& c);
   asio::awaitable<result<model_list>> list_models(list_models_request req, const bus::call_context& c);
+  asio::awaitable<result<model_info>> register_model(register_model_request req, const bus::call_context& c);
+  asio::awaitable<result<model_unloaded>> unload_model(model_ref req, const bus::call_context& c);
+  asio::awaitable<result<model_info>> set_default_model(model_ref req, const bus::call_context& c);
 
   asio::awaitable<result<conversation>> create_conversation(create_conversation_request req,
                                                             const bus::call_context& c);
@@ -56,13 +63,23 @@ class service {
   asio::awaitable<result<conversation_deleted>> delete_conversation(conversation_ref req, const bus::call_context& c);
 
  private:
-  loaded_model* find(std::string_view name);
+  // By name; the default (the first) for an empty name.
+  std::shared_ptr<loaded_model> find(std::string_view name);
+  model_info info(const loaded_model& m) const;
+  // Runs f() on the loader thread (loading and unloading block for seconds) and
+  // resumes on the caller's executor with its value.
+  template <class F>
+  asio::awaitable<std::invoke_result_t<F>> on_loader(F f);
   result<std::vector<std::int32_t>> render(const loaded_model& m, const generate_request& req) const;
   void append_to_conversation(std::string id, std::vector<chat_turn> turns);
   void record_usage(std::string caller, std::string model, std::int64_t prompt_tokens, std::int64_t completion_tokens);
 
   module_context& ctx_;
-  std::vector<std::unique_ptr<loaded_model>> models_;
+  std::vector<std::shared_ptr<loaded_model>> models_;  // the first is the default
+  scheduler_options scheduler_options_;
+  model_options model_options_;
+  std::int64_t memory_budget_ = 0;  // bytes of weight files; 0: no limit
+  asio::thread_pool loader_{1};
   std::shared_ptr<response_cache> cache_;
   metrics::counter& cache_hits_;
   metrics::counter& cache_misses_;
@@ -70,7 +87,10 @@ class service {
 };
 
 // Loads one model folder (throws with a message naming the file on failure).
-std::unique_ptr<loaded_model> load_model(const std::filesystem::path& dir, const scheduler_options& options,
-                                         const model_options& model_opts, metrics::registry& metrics);
+// Loads one model folder, named `name` (empty: the folder's name). Throws model_error,
+// tokenizer_error or template_error naming the file on failure.
+std::unique_ptr<loaded_model> load_model(const std::filesystem::path& dir, std::string name,
+                                         const scheduler_options& options, const model_options& model_opts,
+                                         metrics::registry& metrics);
 
 }  // namespace agora::inference

@@ -32,11 +32,11 @@ namespace {
 struct model_folder {
   fs::path root = fs::temp_directory_path() / agora::new_id("agora-inference-api");
   fs::path dir = root / "tiny-llama";
-  model_folder() {
+  explicit model_folder(std::int64_t positions = 512) {
     fs::create_directories(dir);
     agora::inference::testing::fixture_spec spec;
     spec.vocab = 300;
-    spec.max_positions = 512;
+    spec.max_positions = positions;
     agora::inference::testing::write_model(dir, spec);
     agora::inference::testing::write_byte_tokenizer(dir);
   }
@@ -381,4 +381,92 @@ TEST_CASE("a chat continues a conversation: history goes in, the exchange is sto
   auto unknown = c.post("/v1/chat/completions", chat_body({{"conversation_id", "conv_nope"}}));
   CHECK(unknown.status == 404);
   CHECK(unknown.json()["error"]["param"] == "conversation_id");
+}
+
+TEST_CASE("models are registered, made default and unloaded at run time", "[inference][api]") {
+  model_folder m;
+  model_folder other;  // a second folder, also named tiny-llama
+  harness h(with_model(m));
+  auto c = h.connect();
+  auto listed = c.get("/v1/models").json()["data"][0];
+  CHECK(listed["default"] == true);
+  CHECK(listed["checksum"].get<std::string>().rfind("fnv1a64:", 0) == 0);
+  CHECK(listed["weight_bytes"].get<std::int64_t>() > 0);
+
+  auto clash = c.post("/v1/models", {{"path", other.dir.string()}});
+  CHECK(clash.status == 409);
+  CHECK(clash.json()["error"]["param"] == "name");
+  auto missing = c.post("/v1/models", {{"path", "/nonexistent/folder"}});
+  CHECK(missing.status == 400);
+  CHECK(missing.json()["error"]["param"] == "path");
+  CHECK(c.post("/v1/models", {{"name", "x"}}).status == 400);
+
+  auto added = c.post("/v1/models", {{"path", other.dir.string()}, {"name", "second"}});
+  REQUIRE(added.status == 201);
+  CHECK(added.json()["id"] == "second");
+  CHECK(added.json()["default"] == false);
+  CHECK(added.json()["checksum"] == listed["checksum"]);  // same deterministic files
+  CHECK(c.get("/v1/models").json()["data"].size() == 2);
+  auto answer = c.post("/v1/chat/completions", chat_body({{"model", "second"}}));
+  REQUIRE(answer.status == 200);
+  CHECK(answer.json()["model"] == "second");
+
+  REQUIRE(c.post("/v1/models/second/default", json::object()).status == 200);
+  auto by_default = c.post("/v1/completions", {{"model", ""}, {"prompt", "x"}, {"max_tokens", 1}});
+  // An empty model name is refused by the OpenAI parser, so ask the list instead.
+  CHECK(by_default.status == 400);
+  CHECK(c.get("/v1/models").json()["data"][0]["id"] == "second");
+
+  auto unloaded = c.del("/v1/models/second");
+  REQUIRE(unloaded.status == 200);
+  CHECK(unloaded.json()["deleted"] == true);
+  CHECK(c.post("/v1/chat/completions", chat_body({{"model", "second"}})).status == 404);
+  CHECK(c.del("/v1/models/second").status == 404);
+  CHECK(c.get("/v1/models").json()["data"][0]["id"] == "tiny-llama");
+  CHECK(c.get("/v1/models").json()["data"][0]["default"] == true);
+  CHECK(c.post("/v1/chat/completions", chat_body()).status == 200);
+}
+
+TEST_CASE("a model over the memory budget is refused", "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m, {{"modules.inference.memory_budget_mb", 1}}));
+  auto c = h.connect();
+  const auto each = c.get("/v1/models").json()["data"][0]["weight_bytes"].get<std::int64_t>();
+  REQUIRE(each > 0);
+  REQUIRE(each <= (1 << 20));
+  // Register copies until the next would not fit in 1 MiB; that one is refused.
+  const auto fit = (1 << 20) / each;  // models that fit, the first included
+  for (std::int64_t i = 1; i < fit; ++i)
+    REQUIRE(c.post("/v1/models", {{"path", m.dir.string()}, {"name", "copy" + std::to_string(i)}}).status == 201);
+  auto refused = c.post("/v1/models", {{"path", m.dir.string()}, {"name", "one-too-many"}});
+  CHECK(refused.status == 409);
+  CHECK(refused.json()["error"]["message"].get<std::string>().find("memory_budget_mb") != std::string::npos);
+  // Unloading makes room again.
+  if (fit > 1) {
+    REQUIRE(c.del("/v1/models/copy1").status == 200);
+  } else {
+    REQUIRE(c.del("/v1/models/tiny-llama").status == 200);
+  }
+  CHECK(c.post("/v1/models", {{"path", m.dir.string()}, {"name", "one-too-many"}}).status == 201);
+}
+
+TEST_CASE("unloading a model ends its running streams", "[inference][api]") {
+  model_folder m(16384);  // room for a generation that outlasts the unload
+  harness h(with_model(m, {{"modules.inference.max_context", 16384}}));
+  auto streaming = std::async(std::launch::async, [&h] {
+    auto c = h.connect();
+    return c.post("/v1/chat/completions",
+                  chat_body({{"stream", true}, {"max_tokens", 100000}, {"temperature", 0.9}, {"seed", 3}}));
+  });
+  auto c = h.connect();
+  REQUIRE(eventually([&] { return metric(c, "agora_inference_running{model=\"tiny-llama\"}") == 1; }));
+  REQUIRE(c.del("/v1/models/tiny-llama").status == 200);
+  auto res = streaming.get();
+  CHECK(res.status == 200);
+  auto events = sse_events(res.body);
+  REQUIRE(events.size() >= 2);
+  CHECK(events.back() == "[DONE]");
+  CHECK(events[events.size() - 2].contains("error"));  // it did not finish: an error event
+  CHECK(c.get("/v1/models").json()["data"].empty());
+  CHECK(c.get("/healthz").status == 200);
 }

@@ -82,6 +82,9 @@ struct model_info {
   std::int64_t created = 0;  // unix seconds, when it was loaded
   std::int64_t context = 0;
   bool is_default = false;
+  std::string path;
+  std::string checksum;          // "fnv1a64:<hex>" over the folder's model files
+  std::int64_t weight_bytes = 0;  // of the *.safetensors files
 };
 struct list_models_request {};
 struct model_list {
@@ -91,6 +94,34 @@ struct list_models {
   static constexpr std::string_view name = "inference.list_models";
   using request = list_models_request;
   using reply = model_list;
+};
+
+// The run-time registry: load a local model folder, unload one, choose the default.
+struct register_model_request {
+  std::string path;
+  std::string name;  // empty: the folder's name
+  bool make_default = false;
+};
+struct model_ref {
+  std::string id;
+};
+struct model_unloaded {
+  std::string id;
+};
+struct register_model {
+  static constexpr std::string_view name = "inference.register_model";
+  using request = register_model_request;
+  using reply = model_info;
+};
+struct unload_model {
+  static constexpr std::string_view name = "inference.unload_model";
+  using request = model_ref;
+  using reply = model_unloaded;
+};
+struct set_default_model {
+  static constexpr std::string_view name = "inference.set_default_model";
+  using request = model_ref;
+  using reply = model_info;
 };
 
 // Conversations: stored chat histories a chat request can continue by id.
