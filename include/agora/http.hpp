@@ -91,7 +91,13 @@ struct route {
   std::vector<query_param_doc> query;
   std::vector<std::string> request_headers;    // documented headers: "If-Match", "Idempotency-Key"
   std::string content_type = "application/json";  // of the success body
+  // false: the handler reads req.body() itself (it answers bad bodies in its own shape,
+  // as the OpenAI routes must); request_schema still documents the body.
+  bool parse_body = true;
 };
+
+// A route with its documentation's essentials; fill in schemas and responses after.
+route describe(verb method, std::string pattern, std::string operation_id, std::string summary);
 
 // Continue (call next) or stop (return a response). Filters run in the order added,
 // around the matched route's handler; unknown routes never reach them.

@@ -180,4 +180,13 @@ router::match router::find(verb method, std::string_view path) const {
   return m;
 }
 
+route describe(verb method, std::string pattern, std::string operation_id, std::string summary) {
+  route r;
+  r.method = method;
+  r.pattern = std::move(pattern);
+  r.operation_id = std::move(operation_id);
+  r.summary = std::move(summary);
+  return r;
+}
+
 }  // namespace agora::http

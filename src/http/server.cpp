@@ -562,7 +562,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
   }
 
   std::optional<response> parse_body(request_context& ctx) {
-    if (ctx.matched->request_schema.is_null()) return std::nullopt;
+    if (ctx.matched->request_schema.is_null() || !ctx.matched->parse_body) return std::nullopt;
     auto type = ctx.req.find(bhttp::field::content_type);
     if (type == ctx.req.end() || !detail::is_json_media_type(type->value()))
       return problem(415, "this route takes an application/json body");

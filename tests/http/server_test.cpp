@@ -625,3 +625,22 @@ TEST_CASE("a streaming route that answers an error sends it whole, not streamed"
   CHECK(reply.json()["detail"] == "too many streams");
   CHECK(c.get("/events").status() == 429);  // the connection stayed open
 }
+
+TEST_CASE("a route that parses its own body gets it raw, documented all the same", "[http]") {
+  test_server s;
+  auto r = describe(verb::post, "/raw", "raw", "Takes its body as it is");
+  r.request_schema = object_schema;
+  r.parse_body = false;
+  r.fn = [](request_context& ctx) -> asio::awaitable<response> {
+    co_return json_response(200, {{"got", ctx.req.body()}, {"parsed", !ctx.body.is_null()}});
+  };
+  s.routes.add(std::move(r));
+  s.start(fast_options());
+  http_client c("127.0.0.1", s.port());
+  auto reply = c.request(verb::post, "/raw", "{not json", {{"Content-Type", "text/plain"}});
+  CHECK(reply.status() == 200);
+  CHECK(reply.json()["got"] == "{not json");
+  CHECK(reply.json()["parsed"] == false);
+  auto doc = s.routes.openapi("t", "1");
+  CHECK(doc["paths"]["/raw"]["post"].contains("requestBody"));
+}

@@ -304,11 +304,7 @@ json update_category_schema() {
 }
 
 http::route make_route(http::verb method, std::string pattern, std::string operation_id, std::string summary) {
-  http::route r;
-  r.method = method;
-  r.pattern = std::move(pattern);
-  r.operation_id = std::move(operation_id);
-  r.summary = std::move(summary);
+  auto r = http::describe(method, std::move(pattern), std::move(operation_id), std::move(summary));
   r.tag = "catalog";
   return r;
 }

@@ -52,15 +52,6 @@ json conversation_schema() {
             {"messages", {{"type", "array"}, {"items", message}}}}}};
 }
 
-http::route make_route(http::verb method, std::string pattern, std::string operation_id, std::string summary) {
-  http::route r;
-  r.method = method;
-  r.pattern = std::move(pattern);
-  r.operation_id = std::move(operation_id);
-  r.summary = std::move(summary);
-  return r;
-}
-
 conversation read_row(store::statement& q) {
   conversation c;
   c.id = q.text(0);
@@ -190,7 +181,7 @@ http::response encode_deleted(const conversation_deleted&, http::request_context
 }
 
 http::route create_route() {
-  auto r = make_route(http::verb::post, "/v1/conversations", "createConversation",
+  auto r = http::describe(http::verb::post, "/v1/conversations", "createConversation",
                       "Start a stored conversation; chat requests continue it with conversation_id");
   r.request_schema = {{"type", "object"},
                       {"required", {"model"}},
@@ -200,13 +191,13 @@ http::route create_route() {
 }
 
 http::route get_route() {
-  auto r = make_route(http::verb::get, "/v1/conversations/{id}", "getConversation", "A conversation with its messages");
+  auto r = http::describe(http::verb::get, "/v1/conversations/{id}", "getConversation", "A conversation with its messages");
   r.responses = {{200, conversation_schema()}, {404, nullptr}};
   return r;
 }
 
 http::route list_route() {
-  auto r = make_route(http::verb::get, "/v1/conversations", "listConversations",
+  auto r = http::describe(http::verb::get, "/v1/conversations", "listConversations",
                       "The caller's conversations, oldest first, a page at a time");
   r.responses = {{200,
                   {{"type", "object"},
@@ -220,7 +211,7 @@ http::route list_route() {
 }
 
 http::route delete_route() {
-  auto r = make_route(http::verb::delete_, "/v1/conversations/{id}", "deleteConversation",
+  auto r = http::describe(http::verb::delete_, "/v1/conversations/{id}", "deleteConversation",
                       "Delete a conversation and its messages");
   r.responses = {{204, nullptr}, {404, nullptr}};
   return r;

@@ -11,12 +11,37 @@ namespace agora::inference {
 namespace {
 
 http::route doc(http::verb method, std::string pattern, std::string operation_id, std::string summary) {
-  http::route r;
-  r.method = method;
-  r.pattern = std::move(pattern);
-  r.operation_id = std::move(operation_id);
-  r.summary = std::move(summary);
-  r.responses = {{200, {{"type", "object"}}}};
+  auto r = http::describe(method, std::move(pattern), std::move(operation_id), std::move(summary));
+  r.responses = {{200, {{"type", "object"}}}, {400, nullptr}, {404, nullptr}};
+  return r;
+}
+
+// The OpenAI bodies as documentation; the routes parse them themselves, so that a bad
+// body is answered in OpenAI's error shape.
+http::route openai_post(std::string pattern, std::string operation_id, std::string summary, const char* input) {
+  auto r = doc(http::verb::post, std::move(pattern), std::move(operation_id), std::move(summary));
+  nlohmann::json props = {{"model", {{"type", "string"}}},
+                          {"max_tokens", {{"type", "integer"}}},
+                          {"max_completion_tokens", {{"type", "integer"}}},
+                          {"temperature", {{"type", "number"}}},
+                          {"top_p", {{"type", "number"}}},
+                          {"top_k", {{"type", "integer"}}},
+                          {"seed", {{"type", "integer"}}},
+                          {"stop", {{"type", {"string", "array"}}}},
+                          {"stream", {{"type", "boolean"}}},
+                          {"stream_options", {{"type", "object"}}},
+                          {"presence_penalty", {{"type", "number"}}},
+                          {"frequency_penalty", {{"type", "number"}}},
+                          {"repetition_penalty", {{"type", "number"}}},
+                          {"conversation_id", {{"type", "string"}}}};
+  if (std::string_view(input) == "messages")
+    props["messages"] = {{"type", "array"}, {"items", {{"type", "object"}}}};
+  else
+    props["prompt"] = {{"type", {"string", "array"}}};
+  r.request_schema = {{"type", "object"}, {"required", {"model", input}}, {"properties", props}};
+  r.parse_body = false;
+  r.responses[429] = nullptr;
+  r.responses[503] = nullptr;
   return r;
 }
 
@@ -56,11 +81,11 @@ module_definition module() {
       .route<list_conversations>(conversations::list_route(), conversations::decode_list, conversations::encode_page)
       .route<delete_conversation>(conversations::delete_route(), conversations::decode_ref,
                                   conversations::encode_deleted)
-      .http_route(doc(http::verb::post, "/v1/chat/completions", "createChatCompletion",
-                      "OpenAI-compatible chat completion, whole or streamed as server-sent events"),
+      .http_route(openai_post("/v1/chat/completions", "createChatCompletion",
+                              "OpenAI-compatible chat completion, whole or streamed as server-sent events", "messages"),
                   http_api::chat_completions)
-      .http_route(doc(http::verb::post, "/v1/completions", "createCompletion",
-                      "OpenAI-compatible text completion, whole or streamed as server-sent events"),
+      .http_route(openai_post("/v1/completions", "createCompletion",
+                              "OpenAI-compatible text completion, whole or streamed as server-sent events", "prompt"),
                   http_api::completions)
       .http_route(doc(http::verb::get, "/v1/models", "listModels", "Models this server has loaded"), http_api::models)
       .http_route(doc(http::verb::get, "/v1/models/{id}", "retrieveModel", "One loaded model"), http_api::model)
