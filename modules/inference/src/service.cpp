@@ -238,9 +238,9 @@ asio::awaitable<void> service::start() {
 asio::awaitable<void> service::stop() {
   for (auto& m : models_) m->sched->stop();
   loader_.join();  // unloads in progress finish
-  // Usage rows still being written hold `this`; let them land.
+  // Usage and conversation writes still in flight hold `this`; let them land.
   asio::steady_timer t(ctx_.executor());
-  for (int i = 0; i < 500 && usage_in_flight_.load() > 0; ++i) {
+  for (int i = 0; i < 500 && writes_in_flight_.load() > 0; ++i) {
     t.expires_after(std::chrono::milliseconds(2));
     co_await t.async_wait(asio::use_awaitable);
   }
@@ -510,25 +510,30 @@ asio::awaitable<result<conversation_deleted>> service::delete_conversation(conve
   co_return conversation_deleted{req.id};
 }
 
+template <class F>
+void service::write_later(F job, std::string_view what) {
+  writes_in_flight_.fetch_add(1);
+  // Parameters, not captures: a coroutine lambda's captures die with the lambda.
+  auto write = [](service* self, F j, std::string_view what) -> asio::awaitable<void> {
+    auto r = co_await self->ctx_.store().run(std::move(j));
+    if (!r) log::warn("inference", fmt::format("could not store {}", what), {{"error", r.err().message}});
+    self->writes_in_flight_.fetch_sub(1);
+  };
+  asio::co_spawn(ctx_.executor(), write(this, std::move(job), what), asio::detached);
+}
+
 void service::append_to_conversation(std::string id, std::vector<chat_turn> turns) {
-  usage_in_flight_.fetch_add(1);
   auto job = [id = std::move(id), turns = std::move(turns), now = now_rfc3339()](store::database& db) {
     db.transaction([&] {
       if (!conversations::sql::append(db, id, turns, now))
         log::info("inference", "conversation deleted before its reply was stored", {{"conversation", id}});
     });
   };
-  auto write = [](service* self, decltype(job) j) -> asio::awaitable<void> {
-    auto r = co_await self->ctx_.store().run(std::move(j));
-    if (!r) log::warn("inference", "could not store a conversation's messages", {{"error", r.err().message}});
-    self->usage_in_flight_.fetch_sub(1);
-  };
-  asio::co_spawn(ctx_.executor(), write(this, std::move(job)), asio::detached);
+  write_later(std::move(job), "a conversation's messages");
 }
 
 void service::record_usage(std::string caller, std::string model, std::int64_t prompt_tokens,
                            std::int64_t completion_tokens) {
-  usage_in_flight_.fetch_add(1);
   auto job = [caller = std::move(caller), model = std::move(model), day = utc_day(), prompt_tokens,
               completion_tokens](store::database& db) {
     db.prepare(
@@ -539,13 +544,7 @@ void service::record_usage(std::string caller, std::string model, std::int64_t p
         .bind_all(caller, day, model, prompt_tokens, completion_tokens)
         .run();
   };
-  // Parameters, not captures: a coroutine lambda's captures die with the lambda.
-  auto write = [](service* self, decltype(job) j) -> asio::awaitable<void> {
-    auto r = co_await self->ctx_.store().run(std::move(j));
-    if (!r) log::warn("inference", "could not record token usage", {{"error", r.err().message}});
-    self->usage_in_flight_.fetch_sub(1);
-  };
-  asio::co_spawn(ctx_.executor(), write(this, std::move(job)), asio::detached);
+  write_later(std::move(job), "token usage");
 }
 
 }  // namespace agora::inference

@@ -71,6 +71,10 @@ class service {
   template <class F>
   asio::awaitable<std::invoke_result_t<F>> on_loader(F f);
   result<std::vector<std::int32_t>> render(const loaded_model& m, const generate_request& req) const;
+  // Runs job on the store thread without waiting for it (from any thread); stop()
+  // waits for these. `what` names it in the warning logged if it fails.
+  template <class F>
+  void write_later(F job, std::string_view what);
   void append_to_conversation(std::string id, std::vector<chat_turn> turns);
   void record_usage(std::string caller, std::string model, std::int64_t prompt_tokens, std::int64_t completion_tokens);
 
@@ -83,7 +87,7 @@ class service {
   std::shared_ptr<response_cache> cache_;
   metrics::counter& cache_hits_;
   metrics::counter& cache_misses_;
-  std::atomic<int> usage_in_flight_{0};  // usage and conversation writes not yet landed
+  std::atomic<int> writes_in_flight_{0};  // write_later jobs not yet landed
 };
 
 // Loads one model folder (throws with a message naming the file on failure).
