@@ -54,11 +54,13 @@ void to_json(nlohmann::json& j, const error& e);
 void from_json(const nlohmann::json& j, error& e);
 
 // A value or a typed error. Handlers return these; exceptions stay inside a module.
-template <class T>
+// E is agora::error everywhere but at edges that speak another error shape (the
+// OpenAI routes' api_error).
+template <class T, class E = error>
 class [[nodiscard]] result {
  public:
   result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
-  result(error err) : v_(std::in_place_index<1>, std::move(err)) {}
+  result(E err) : v_(std::in_place_index<1>, std::move(err)) {}
 
   bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
@@ -71,26 +73,26 @@ class [[nodiscard]] result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const error& err() const& { return std::get<1>(v_); }
-  error&& err() && { return std::get<1>(std::move(v_)); }
+  const E& err() const& { return std::get<1>(v_); }
+  E&& err() && { return std::get<1>(std::move(v_)); }
 
  private:
-  std::variant<T, error> v_;
+  std::variant<T, E> v_;
 };
 
-template <>
-class [[nodiscard]] result<void> {
+template <class E>
+class [[nodiscard]] result<void, E> {
  public:
   result() = default;
-  result(error err) : err_(std::move(err)), ok_(false) {}
+  result(E err) : err_(std::move(err)), ok_(false) {}
 
   bool has_value() const noexcept { return ok_; }
   explicit operator bool() const noexcept { return ok_; }
-  const error& err() const& { return err_; }
-  error&& err() && { return std::move(err_); }
+  const E& err() const& { return err_; }
+  E&& err() && { return std::move(err_); }
 
  private:
-  error err_;
+  E err_;
   bool ok_ = true;
 };
 

@@ -6,7 +6,6 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -58,28 +57,7 @@ api_error to_api_error(const agora::error& e);
 
 // A parse outcome: the value, or the api_error to answer with.
 template <class T>
-class [[nodiscard]] parsed {
- public:
-  parsed(T value) : v_(std::in_place_index<0>, std::move(value)) {}
-  parsed(api_error err) : v_(std::in_place_index<1>, std::move(err)) {}
-
-  bool has_value() const noexcept { return v_.index() == 0; }
-  explicit operator bool() const noexcept { return has_value(); }
-
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-
-  const api_error& err() const& { return std::get<1>(v_); }
-  api_error&& err() && { return std::get<1>(std::move(v_)); }
-
- private:
-  std::variant<T, api_error> v_;
-};
+using parsed = agora::result<T, api_error>;
 
 // The bytes of a request body as JSON; a 400 when they are not JSON or not an object.
 parsed<nlohmann::json> parse_body(std::string_view body);
