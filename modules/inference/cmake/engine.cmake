@@ -21,7 +21,8 @@ if(AGORA_WITH_TORCH)
     add_executable(agora_engine_test tests/engine_test.cpp)
     target_link_libraries(agora_engine_test PRIVATE agora_engine_fixture agora_inference_engine agora_catch_main)
     target_compile_definitions(agora_engine_test PRIVATE
-      AGORA_ENGINE_FIXTURES_DIR="${CMAKE_CURRENT_SOURCE_DIR}/tests/fixtures")
+      AGORA_ENGINE_FIXTURES_DIR="${CMAKE_CURRENT_SOURCE_DIR}/tests/fixtures"
+      AGORA_LLAMACPP_REFERENCE_DIR="${CMAKE_CURRENT_SOURCE_DIR}/tests/reference/llamacpp")
     catch_discover_tests(agora_engine_test TEST_PREFIX "inference.engine.")
 
     add_executable(agora_scheduler_test tests/scheduler_test.cpp)

@@ -615,6 +615,61 @@ TEST_CASE("seeded generation through the model repeats exactly", "[inference][sa
   CHECK(a != generate(6));
 }
 
+namespace {
+
+std::string fnv1a64_hex(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  char c;
+  while (in.get(c)) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  return fmt::format("{:016x}", h);
+}
+
+}  // namespace
+
+// References nobody here wrote: llama.cpp's own graph for each architecture, run by
+// tools/llamacpp_reference/make_reference.mjs on the models reference_specs() describes.
+// Each case is the prompt's last position and then greedy steps through the KV cache;
+// the steps here feed llama.cpp's own choice, so one near-tie cannot derail the rest.
+TEST_CASE("logits and greedy tokens match llama.cpp", "[inference][engine][reference]") {
+  const std::filesystem::path root = AGORA_LLAMACPP_REFERENCE_DIR;
+  const auto specs = reference_specs();
+  REQUIRE(specs.size() >= 7);
+  for (const auto& [name, spec] : specs) {
+    INFO("reference model " << name);
+    std::ifstream in(root / (name + ".json"));
+    REQUIRE(in.good());
+    const auto ref = nlohmann::json::parse(in);
+    temp_dir dir;
+    write_model(dir.path(), spec);
+    // A spec changed since the references were made must fail here, not compare against
+    // another model's numbers.
+    REQUIRE(fnv1a64_hex(dir.path() / "model.safetensors") == ref.at("weights_fnv1a64").get<std::string>());
+    model_options o;
+    o.device = device_choice::cpu;
+    o.max_sequences = 1;
+    o.max_context = 256;
+    auto m = model::load(dir.path(), o);
+    int steps = 0;
+    for (const auto& c : ref.at("cases")) {
+      const auto tokens = c.at("prompt").get<std::vector<std::int32_t>>();
+      auto slot = *m->acquire();
+      auto logits = prefill(*m, slot, tokens);
+      for (const auto& step : c.at("steps")) {
+        INFO("prompt of " << tokens.size() << " tokens, step " << steps);
+        const auto want = torch::tensor(step.at("logits").get<std::vector<float>>());
+        CHECK(max_error(logits, want) < 1e-4);
+        const auto chosen = step.at("argmax").get<std::int32_t>();
+        if (step.at("margin").get<double>() > 1e-3) CHECK(logits.argmax().item<std::int64_t>() == chosen);
+        logits = prefill(*m, slot, {chosen});
+        ++steps;
+      }
+      m->release(slot);
+    }
+    CHECK(steps == 27);
+  }
+}
+
 TEST_CASE("logits and greedy tokens match Hugging Face transformers", "[inference][engine][reference]") {
   const std::filesystem::path root = AGORA_ENGINE_FIXTURES_DIR;
   if (!std::filesystem::exists(root)) {

@@ -121,6 +121,57 @@ std::map<std::string, at::Tensor> make_weights(const fixture_spec& s) {
   return w;
 }
 
+std::vector<named_spec> reference_specs() {
+  fixture_spec base;
+  base.vocab = 128;
+  base.layers = 2;
+  std::vector<named_spec> out;
+  auto add = [&](std::string name, auto&& tweak) {
+    fixture_spec s = base;
+    tweak(s);
+    out.push_back({std::move(name), s});
+  };
+  add("llama2", [](fixture_spec& s) { s.kv_heads = s.heads; });
+  add("llama-gqa-bias", [](fixture_spec& s) {
+    s.attention_bias = true;
+    s.seed = 11;
+  });
+  add("llama3", [](fixture_spec& s) {
+    s.head_dim = 32;
+    s.kv_heads = 1;
+    s.tie = true;
+    s.rope_theta = 500000.0;
+    s.rope_scaling = {{"rope_type", "llama3"},
+                      {"factor", 8.0},
+                      {"low_freq_factor", 1.0},
+                      {"high_freq_factor", 4.0},
+                      {"original_max_position_embeddings", 64}};
+    s.seed = 13;
+  });
+  add("llama-linear-rope", [](fixture_spec& s) {
+    s.rope_parameters_form = true;
+    s.rope_scaling = {{"rope_type", "linear"}, {"factor", 2.0}};
+    s.seed = 17;
+  });
+  add("mistral", [](fixture_spec& s) {
+    s.architecture = "MistralForCausalLM";
+    s.seed = 19;
+  });
+  add("qwen2", [](fixture_spec& s) {
+    s.architecture = "Qwen2ForCausalLM";
+    s.rope_theta = 1000000.0;
+    s.seed = 23;
+  });
+  add("qwen3", [](fixture_spec& s) {
+    s.architecture = "Qwen3ForCausalLM";
+    s.head_dim = 24;
+    s.rope_theta = 1000000.0;
+    s.tie = true;
+    s.seed = 29;
+  });
+  return out;
+}
+
 void write_text(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;

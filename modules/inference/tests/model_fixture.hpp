@@ -38,6 +38,14 @@ struct fixture_spec {
   std::uint64_t seed = 7;
 };
 
+// The models whose logits are checked against llama.cpp (tests/reference/llamacpp/):
+// one per architecture and quirk, float32, named as the reference files are.
+struct named_spec {
+  std::string name;
+  fixture_spec spec;
+};
+std::vector<named_spec> reference_specs();
+
 // The config.json the fixture writes for spec.
 nlohmann::json config_json(const fixture_spec& spec);
 
