@@ -151,9 +151,20 @@ asio::awaitable<http::response> run(bus::bus& b, milliseconds timeout, http::req
   meta.model = started->model;
   meta.include_usage = o.include_usage;
   const char* cache = started->cached ? "HIT" : "MISS";
+  // Another model answered (the asked one's queue was full): say so plainly; the body's
+  // `model` names the one that did.
+  const std::string fallback_from = started->fallback_from;
+  auto mark_fallback = [&fallback_from](http::response& res) {
+    if (fallback_from.empty()) return;
+    res.set("X-Fallback-From", fallback_from);
+    res.set("X-Degraded", "fallback-model");
+  };
   if (!o.stream) {
     openai::response_meta plain = meta;
-    co_return co_await whole(std::move(started->stream), plain, chat, started->prompt_tokens, started->cached);
+    http::response res =
+        co_await whole(std::move(started->stream), plain, chat, started->prompt_tokens, started->cached);
+    mark_fallback(res);
+    co_return res;
   }
   ctx.stream = [stream = std::move(started->stream), meta, chat,
                 prompt_tokens = started->prompt_tokens](http::body_writer& w) -> asio::awaitable<void> {
@@ -162,6 +173,7 @@ asio::awaitable<http::response> run(bus::bus& b, milliseconds timeout, http::req
   http::response res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "text/event-stream");
   res.set("X-Cache", cache);
+  mark_fallback(res);
   co_return res;
 }
 
@@ -207,6 +219,7 @@ nlohmann::json model_json(const model_info& m) {
   j["path"] = m.path;
   j["checksum"] = m.checksum;
   j["weight_bytes"] = m.weight_bytes;
+  j["fallback"] = m.fallback.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.fallback);
   return j;
 }
 }  // namespace
@@ -238,6 +251,11 @@ asio::awaitable<http::response> register_model(bus::bus& b, milliseconds timeout
       co_return error_response(openai::invalid_request("default", "expected a boolean", "invalid_type"));
     req.make_default = j["default"].get<bool>();
   }
+  if (j.contains("fallback") && !j["fallback"].is_null()) {
+    if (!j["fallback"].is_string() || j["fallback"].get<std::string>().empty())
+      co_return error_response(openai::invalid_request("fallback", "expected a loaded model's id or null", "invalid_value"));
+    req.fallback = j["fallback"].get<std::string>();
+  }
   // Loading reads every weight: allow it far longer than an ordinary bus call.
   bus::request_options opts{std::max(timeout, milliseconds(600'000)), ctx.tr};
   auto loaded = co_await b.call<inference::register_model>(std::move(req), std::move(opts));
@@ -259,6 +277,26 @@ asio::awaitable<http::response> set_default_model(bus::bus& b, milliseconds time
   bus::request_options opts{timeout, ctx.tr};
   model_ref ref{id};
   auto r = co_await b.call<inference::set_default_model>(std::move(ref), std::move(opts));
+  if (!r) co_return error_response(from_bus(r.err(), id));
+  co_return openai_response(200, model_json(*r));
+}
+
+asio::awaitable<http::response> set_fallback_model(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
+  auto body = openai::parse_body(ctx.req.body());
+  if (!body) co_return error_response(body.err());
+  const auto& j = *body;
+  set_fallback_request req;
+  req.id = std::string(ctx.param("id").value_or(""));
+  if (!j.contains("fallback"))
+    co_return error_response(openai::invalid_request("fallback", "required: a loaded model's id, or null to clear", "missing"));
+  if (!j["fallback"].is_null()) {
+    if (!j["fallback"].is_string() || j["fallback"].get<std::string>().empty())
+      co_return error_response(openai::invalid_request("fallback", "expected a loaded model's id or null", "invalid_value"));
+    req.fallback = j["fallback"].get<std::string>();
+  }
+  bus::request_options opts{timeout, ctx.tr};
+  const std::string id = req.id;
+  auto r = co_await b.call<inference::set_fallback_model>(std::move(req), std::move(opts));
   if (!r) co_return error_response(from_bus(r.err(), id));
   co_return openai_response(200, model_json(*r));
 }

@@ -20,12 +20,15 @@ asio::awaitable<http::response> completions(bus::bus& b, std::chrono::millisecon
 asio::awaitable<http::response> models(bus::bus& b, std::chrono::milliseconds timeout, http::request_context& ctx);
 asio::awaitable<http::response> model(bus::bus& b, std::chrono::milliseconds timeout, http::request_context& ctx);
 // Run-time registry (agora extensions, OpenAI error shape): POST /v1/models,
-// DELETE /v1/models/{id}, POST /v1/models/{id}/default.
+// DELETE /v1/models/{id}, POST /v1/models/{id}/default, PUT /v1/models/{id}/fallback.
 asio::awaitable<http::response> register_model(bus::bus& b, std::chrono::milliseconds timeout,
                                                http::request_context& ctx);
 asio::awaitable<http::response> unload_model(bus::bus& b, std::chrono::milliseconds timeout,
                                              http::request_context& ctx);
 asio::awaitable<http::response> set_default_model(bus::bus& b, std::chrono::milliseconds timeout,
                                                   http::request_context& ctx);
+// PUT /v1/models/{id}/fallback {"fallback": "other" | null}.
+asio::awaitable<http::response> set_fallback_model(bus::bus& b, std::chrono::milliseconds timeout,
+                                                   http::request_context& ctx);
 
 }  // namespace agora::inference::http_api

@@ -71,6 +71,7 @@ module_definition module() {
       .handle<register_model>(&service::register_model)
       .handle<unload_model>(&service::unload_model)
       .handle<set_default_model>(&service::set_default_model)
+      .handle<set_fallback_model>(&service::set_fallback_model)
       .handle<create_conversation>(&service::create_conversation)
       .handle<get_conversation>(&service::get_conversation)
       .handle<list_conversations>(&service::list_conversations)
@@ -90,14 +91,19 @@ module_definition module() {
       .http_route(doc(http::verb::get, "/v1/models", "listModels", "Models this server has loaded"), http_api::models)
       .http_route(doc(http::verb::get, "/v1/models/{id}", "retrieveModel", "One loaded model"), http_api::model)
       .http_route(doc(http::verb::post, "/v1/models", "registerModel",
-                      "Load a local model folder {path, name?, default?} (agora extension; admin-only once identity exists)"),
+                      "Load a local model folder {path, name?, default?, fallback?} (agora extension; admin-only once "
+                      "identity exists)"),
                   http_api::register_model)
       .http_route(doc(http::verb::delete_, "/v1/models/{id}", "unloadModel",
                       "Unload a model; its running requests end (agora extension)"),
                   http_api::unload_model)
       .http_route(doc(http::verb::post, "/v1/models/{id}/default", "setDefaultModel",
                       "Make a loaded model the default (agora extension)"),
-                  http_api::set_default_model);
+                  http_api::set_default_model)
+      .http_route(doc(http::verb::put, "/v1/models/{id}/fallback", "setModelFallback",
+                      "Set {fallback: model} or clear {fallback: null} the model that takes this one's requests when "
+                      "its queue is full (agora extension)"),
+                  http_api::set_fallback_model);
   return decl.build();
 }
 

@@ -202,7 +202,9 @@ service::service(module_context& ctx)
       cache_hits_(ctx.metrics().counter_of("agora_inference_cache_total", "Response cache lookups by result",
                                            {{"result", "hit"}})),
       cache_misses_(ctx.metrics().counter_of("agora_inference_cache_total", "Response cache lookups by result",
-                                             {{"result", "miss"}})) {}
+                                             {{"result", "miss"}})),
+      fallbacks_(ctx.metrics().counter_of("agora_inference_fallbacks_total",
+                                          "Requests a full queue sent on to the model's fallback model")) {}
 
 service::~service() = default;
 
@@ -255,8 +257,8 @@ std::shared_ptr<loaded_model> service::find(std::string_view name) {
 }
 
 model_info service::info(const loaded_model& m) const {
-  return {m.name,          m.created, m.sched->max_context(), !models_.empty() && models_.front().get() == &m,
-          m.dir.string(), m.checksum, m.weight_bytes};
+  return {m.name,          m.created,  m.sched->max_context(), !models_.empty() && models_.front().get() == &m,
+          m.dir.string(), m.checksum, m.weight_bytes,          m.fallback};
 }
 
 template <class F>
@@ -279,6 +281,9 @@ asio::awaitable<result<model_info>> service::register_model(register_model_reque
   if (find(name) && !name.empty())
     co_return error{errc::conflict, fmt::format("a model named '{}' is already loaded", name),
                     {{"name", "already loaded; unload it first or choose another name"}}};
+  if (!req.fallback.empty()) {
+    if (auto bad = check_fallback(name, req.fallback)) co_return std::move(*bad);
+  }
   std::error_code ec;
   if (!std::filesystem::is_directory(req.path, ec))
     co_return error::invalid({{"path", fmt::format("'{}' is not a folder on this machine", req.path)}});
@@ -306,6 +311,13 @@ asio::awaitable<result<model_info>> service::register_model(register_model_reque
     asio::post(loader_, std::move(drop));
     co_return error{errc::conflict, fmt::format("a model named '{}' is already loaded", m->name), {{"name", "already loaded"}}};
   }
+  if (!req.fallback.empty()) {
+    if (auto bad = check_fallback(m->name, req.fallback)) {  // unloaded meanwhile
+      asio::post(loader_, [m]() mutable { m->sched->stop(); m.reset(); });
+      co_return std::move(*bad);
+    }
+    m->fallback = req.fallback;
+  }
   log::info("inference", "model registered", {{"model", m->name}, {"dir", req.path}, {"checksum", m->checksum}});
   if (req.make_default)
     models_.insert(models_.begin(), m);
@@ -325,6 +337,11 @@ asio::awaitable<result<model_unloaded>> service::unload_model(model_ref req, con
     m.reset();
   };
   asio::post(loader_, std::move(drop));
+  for (auto& other : models_) {
+    if (other->fallback != req.id) continue;
+    log::warn("inference", "fallback cleared: its model was unloaded", {{"model", other->name}, {"fallback", req.id}});
+    other->fallback.clear();
+  }
   log::info("inference", "model unloaded", {{"model", req.id}});
   co_return model_unloaded{req.id};
 }
@@ -334,6 +351,33 @@ asio::awaitable<result<model_info>> service::set_default_model(model_ref req, co
   if (it == models_.end()) co_return error::not_found(fmt::format("the model '{}' does not exist", req.id));
   std::rotate(models_.begin(), it, it + 1);
   co_return info(*models_.front());
+}
+
+std::optional<error> service::check_fallback(std::string_view model, std::string_view fallback) {
+  auto refuse = [](std::string message, std::string why) {
+    return error{errc::invalid_argument, std::move(message), {{"fallback", std::move(why)}}};
+  };
+  if (fallback == model) return refuse(fmt::format("model '{}' cannot be its own fallback", model), "the model itself");
+  auto next = find(fallback);
+  if (!next) return refuse(fmt::format("the fallback model '{}' is not loaded", fallback), "no model with this name is loaded");
+  // Follow the chain from the fallback: reaching `model` would close a cycle.
+  for (std::size_t hops = 0; next && !next->fallback.empty() && hops <= models_.size(); ++hops) {
+    if (next->fallback == model)
+      return refuse(fmt::format("'{}' falls back to '{}' already: a cycle", fallback, model), "would close a cycle");
+    next = find(next->fallback);
+  }
+  return std::nullopt;
+}
+
+asio::awaitable<result<model_info>> service::set_fallback_model(set_fallback_request req, const bus::call_context&) {
+  auto m = find(req.id);
+  if (!m || req.id.empty()) co_return error::not_found(fmt::format("the model '{}' does not exist", req.id));
+  if (!req.fallback.empty()) {
+    if (auto bad = check_fallback(req.id, req.fallback)) co_return std::move(*bad);
+  }
+  m->fallback = req.fallback;
+  log::info("inference", "fallback set", {{"model", m->name}, {"fallback", m->fallback}});
+  co_return info(*m);
 }
 
 result<std::vector<std::int32_t>> service::render(const loaded_model& m, const generate_request& req) const {
@@ -379,6 +423,31 @@ asio::awaitable<result<generation_started>> service::generate(generate_request r
     history.insert(history.end(), req.messages.begin(), req.messages.end());
     req.messages = std::move(history);
   }
+  // A full queue (or a model being unloaded) sends the request down the fallback chain.
+  const std::string asked = m->name;
+  std::vector<std::string> tried;
+  std::optional<error> refusal;  // the asked model's: it stands if no fallback takes the request
+  for (;;) {
+    auto started = co_await start_on(m, req, new_turns);
+    if (started) {
+      if (m->name != asked) started->fallback_from = asked;
+      co_return started;
+    }
+    const bool overloaded =
+        started.err().code == errc::resource_exhausted || started.err().code == errc::unavailable;
+    if (!refusal) refusal = std::move(started).err();
+    tried.push_back(m->name);
+    auto next = overloaded && !m->fallback.empty() ? find(m->fallback) : nullptr;
+    if (!next || std::find(tried.begin(), tried.end(), next->name) != tried.end()) co_return std::move(*refusal);
+    log::info("inference", "queue full: trying the fallback model", {{"model", m->name}, {"fallback", next->name}});
+    fallbacks_.inc();
+    m = std::move(next);
+  }
+}
+
+asio::awaitable<result<generation_started>> service::start_on(const std::shared_ptr<loaded_model>& m,
+                                                              const generate_request& req,
+                                                              const std::vector<chat_turn>& new_turns) {
   auto prompt = render(*m, req);
   if (!prompt) co_return std::move(prompt).err();
 
@@ -422,7 +491,7 @@ asio::awaitable<result<generation_started>> service::generate(generate_request r
   };
   auto acc = std::make_shared<collected>();
   auto on_event = [this, stream, acc, key, cache = cache_, caller = req.caller, model = m->name,
-                   conversation = req.conversation_id, new_turns = std::move(new_turns),
+                   conversation = req.conversation_id, new_turns,
                    prompt_tokens = started.prompt_tokens](generation_event ev) {
     generation_piece piece;
     piece.text = std::move(ev.text);

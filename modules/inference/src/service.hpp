@@ -35,6 +35,7 @@ struct loaded_model {
   std::vector<std::int32_t> stop_tokens;
   std::string checksum;
   std::int64_t weight_bytes = 0;
+  std::string fallback;  // takes the requests this model's full queue refuses; empty: none
   std::unique_ptr<scheduler> sched;
 };
 
@@ -54,6 +55,7 @@ class service {
   asio::awaitable<result<model_info>> register_model(register_model_request req, const bus::call_context& c);
   asio::awaitable<result<model_unloaded>> unload_model(model_ref req, const bus::call_context& c);
   asio::awaitable<result<model_info>> set_default_model(model_ref req, const bus::call_context& c);
+  asio::awaitable<result<model_info>> set_fallback_model(set_fallback_request req, const bus::call_context& c);
 
   asio::awaitable<result<conversation>> create_conversation(create_conversation_request req,
                                                             const bus::call_context& c);
@@ -71,6 +73,11 @@ class service {
   template <class F>
   asio::awaitable<std::invoke_result_t<F>> on_loader(F f);
   result<std::vector<std::int32_t>> render(const loaded_model& m, const generate_request& req) const;
+  // Why `fallback` cannot be `model`'s fallback (not loaded, itself, a cycle); nullopt if it can.
+  std::optional<error> check_fallback(std::string_view model, std::string_view fallback);
+  // One try at starting req on m: render, the response cache, the scheduler's queue.
+  asio::awaitable<result<generation_started>> start_on(const std::shared_ptr<loaded_model>& m, const generate_request& req,
+                                                       const std::vector<chat_turn>& new_turns);
   // Runs job on the store thread without waiting for it (from any thread); stop()
   // waits for these. `what` names it in the warning logged if it fails.
   template <class F>
@@ -87,6 +94,7 @@ class service {
   std::shared_ptr<response_cache> cache_;
   metrics::counter& cache_hits_;
   metrics::counter& cache_misses_;
+  metrics::counter& fallbacks_;
   std::atomic<int> writes_in_flight_{0};  // write_later jobs not yet landed
 };
 

@@ -86,10 +86,10 @@ bool eventually(F f, std::chrono::milliseconds limit = 10s) {
 }
 
 double metric(agora::testing::client& c, const std::string& series) {
-  auto text = c.get("/metrics").body;
-  auto at = text.find(series + " ");
+  auto text = "\n" + c.get("/metrics").body;
+  auto at = text.find("\n" + series + " ");  // a sample line, not its # HELP
   if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 1));
+  return std::stod(text.substr(at + series.size() + 2));
 }
 
 }  // namespace
@@ -469,4 +469,81 @@ TEST_CASE("unloading a model ends its running streams", "[inference][api]") {
   CHECK(events[events.size() - 2].contains("error"));  // it did not finish: an error event
   CHECK(c.get("/v1/models").json()["data"].empty());
   CHECK(c.get("/healthz").status == 200);
+}
+
+TEST_CASE("a model's fallback is set, checked and cleared with its model", "[inference][api]") {
+  model_folder m;
+  model_folder other;
+  harness h(with_model(m));
+  auto c = h.connect();
+  CHECK(c.get("/v1/models").json()["data"][0]["fallback"].is_null());
+  CHECK(c.post("/v1/models", {{"path", other.dir.string()}, {"name", "backup"}, {"fallback", "nope"}}).status == 400);
+  CHECK(c.post("/v1/models", {{"path", other.dir.string()}, {"name", "backup"}, {"fallback", 7}}).status == 400);
+  auto added = c.post("/v1/models", {{"path", other.dir.string()}, {"name", "backup"}, {"fallback", "tiny-llama"}});
+  REQUIRE(added.status == 201);
+  CHECK(added.json()["fallback"] == "tiny-llama");
+
+  auto put = [&](const std::string& id, json body) { return c.put("/v1/models/" + id + "/fallback", body); };
+  auto cycle = put("tiny-llama", {{"fallback", "backup"}});
+  CHECK(cycle.status == 400);
+  CHECK(cycle.json()["error"]["param"] == "fallback");
+  CHECK(cycle.json()["error"]["message"].get<std::string>().find("cycle") != std::string::npos);
+  CHECK(put("tiny-llama", {{"fallback", "tiny-llama"}}).status == 400);
+  CHECK(put("tiny-llama", {{"fallback", "not-loaded"}}).status == 400);
+  CHECK(put("tiny-llama", json::object()).status == 400);
+  CHECK(put("tiny-llama", {{"fallback", ""}}).status == 400);
+  auto unknown = put("not-loaded", {{"fallback", "tiny-llama"}});
+  CHECK(unknown.status == 404);
+  CHECK(unknown.json()["error"]["code"] == "model_not_found");
+
+  auto cleared = put("backup", {{"fallback", nullptr}});
+  REQUIRE(cleared.status == 200);
+  CHECK(cleared.json()["fallback"].is_null());
+  REQUIRE(put("tiny-llama", {{"fallback", "backup"}}).status == 200);
+  CHECK(c.get("/v1/models").json()["data"][0]["fallback"] == "backup");
+
+  // Unloading the fallback clears the link that named it.
+  REQUIRE(c.del("/v1/models/backup").status == 200);
+  CHECK(c.get("/v1/models").json()["data"][0]["fallback"].is_null());
+}
+
+TEST_CASE("a full queue sends requests on to the fallback model, marked as degraded", "[inference][api]") {
+  model_folder m;
+  model_folder other;
+  harness h(with_model(m, {{"modules.inference.max_running", 1}, {"modules.inference.max_waiting", 1}}));
+  auto c = h.connect();
+  REQUIRE(c.post("/v1/models", {{"path", other.dir.string()}, {"name", "backup"}}).status == 201);
+  REQUIRE(c.put("/v1/models/tiny-llama/fallback", {{"fallback", "backup"}}).status == 200);
+
+  constexpr int clients = 8;
+  std::vector<std::future<agora::testing::reply>> replies;
+  for (int i = 0; i < clients; ++i) {
+    replies.push_back(std::async(std::launch::async, [&h, i] {
+      auto client = h.connect();
+      return client.post("/v1/chat/completions", chat_body({{"max_tokens", 40}, {"temperature", 0.7}, {"seed", i}}));
+    }));
+  }
+  int primary = 0, fallback = 0, refused = 0;
+  for (auto& f : replies) {
+    auto r = f.get();
+    if (r.status == 429) {
+      ++refused;  // both queues full: the asked model's refusal stands
+      CHECK(r.json()["error"]["message"].get<std::string>().find("tiny-llama") != std::string::npos);
+      continue;
+    }
+    REQUIRE(r.status == 200);
+    if (r.json()["model"] == "backup") {
+      ++fallback;
+      CHECK(r.header("x-fallback-from") == "tiny-llama");
+      CHECK(r.header("x-degraded") == "fallback-model");
+    } else {
+      ++primary;
+      CHECK(r.json()["model"] == "tiny-llama");
+      CHECK(r.header("x-fallback-from").empty());
+    }
+  }
+  CHECK(primary >= 1);
+  CHECK(fallback >= 1);
+  CHECK(primary + fallback + refused == clients);
+  CHECK(metric(c, "agora_inference_fallbacks_total") == fallback + refused);
 }

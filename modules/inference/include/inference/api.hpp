@@ -68,6 +68,9 @@ struct generation_started {
   std::string model;          // the model that runs it (the default resolved)
   std::int64_t prompt_tokens = 0;
   bool cached = false;        // answered from the response cache
+  // The model asked for, when its queue was full and its fallback (model_info::fallback)
+  // took the request instead; empty otherwise.
+  std::string fallback_from;
   std::shared_ptr<generation_stream> stream;
 };
 
@@ -85,6 +88,9 @@ struct model_info {
   std::string path;
   std::string checksum;          // "fnv1a64:<hex>" over the folder's model files
   std::int64_t weight_bytes = 0;  // of the *.safetensors files
+  // The model that takes this one's requests when its queue is full (a chain is
+  // followed, never round a cycle); empty: none. Cleared when that model is unloaded.
+  std::string fallback;
 };
 struct list_models_request {};
 struct model_list {
@@ -101,6 +107,7 @@ struct register_model_request {
   std::string path;
   std::string name;  // empty: the folder's name
   bool make_default = false;
+  std::string fallback;  // a loaded model; empty: none
 };
 struct model_ref {
   std::string id;
@@ -121,6 +128,19 @@ struct unload_model {
 struct set_default_model {
   static constexpr std::string_view name = "inference.set_default_model";
   using request = model_ref;
+  using reply = model_info;
+};
+
+// Sets or clears (empty `fallback`) a model's fallback. Refused if the fallback is not
+// loaded, is the model itself, or would close a cycle.
+struct set_fallback_request {
+  std::string id;
+  std::string fallback;
+};
+
+struct set_fallback_model {
+  static constexpr std::string_view name = "inference.set_fallback_model";
+  using request = set_fallback_request;
   using reply = model_info;
 };
 
