@@ -173,6 +173,34 @@ void from_json(const json& j, product_page& v) {
   get_optional(j, "next_cursor", v.next_cursor);
 }
 
+void to_json(json& j, const search_products_request& v) {
+  j = json{{"query", v.query}};
+  put_present(j, "limit", v.limit);
+  put_present(j, "status", v.status);
+  put_present(j, "category_id", v.category_id);
+}
+void from_json(const json& j, search_products_request& v) {
+  j.at("query").get_to(v.query);
+  get_present(j, "limit", v.limit);
+  get_present(j, "status", v.status);
+  get_present(j, "category_id", v.category_id);
+}
+
+void to_json(json& j, const search_hit& v) {
+  j = json{{"product", v.item}, {"score", v.score}, {"snippet", v.snippet}};
+}
+void from_json(const json& j, search_hit& v) {
+  j.at("product").get_to(v.item);
+  j.at("score").get_to(v.score);
+  v.snippet = j.value("snippet", std::string());
+}
+
+void to_json(json& j, const search_results& v) { j = json{{"data", v.data}, {"all_words", v.all_words}}; }
+void from_json(const json& j, search_results& v) {
+  j.at("data").get_to(v.data);
+  v.all_words = j.value("all_words", true);
+}
+
 void to_json(json& j, const update_product_request& v) {
   j = json{{"id", v.id}};
   put_present(j, "expected_version", v.expected_version);

@@ -1,4 +1,5 @@
 #include "http_codec.hpp"
+#include "search_query.hpp"
 #include "validation.hpp"
 
 #include <boost/beast/http/field.hpp>
@@ -144,8 +145,8 @@ std::optional<std::int64_t> strong_tag_version(std::string_view tag) {
   return v;
 }
 
-void read_limit_and_cursor(const http::request_context& ctx, std::optional<std::int64_t>& limit, std::string& cursor,
-                           std::vector<field_error>& errors) {
+void read_limit(const http::request_context& ctx, std::optional<std::int64_t>& limit,
+                std::vector<field_error>& errors) {
   if (auto text = ctx.query_param("limit")) {
     std::int64_t v = 0;
     auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
@@ -154,6 +155,11 @@ void read_limit_and_cursor(const http::request_context& ctx, std::optional<std::
     else
       limit = v;
   }
+}
+
+void read_limit_and_cursor(const http::request_context& ctx, std::optional<std::int64_t>& limit, std::string& cursor,
+                           std::vector<field_error>& errors) {
+  read_limit(ctx, limit, errors);
   if (auto text = ctx.query_param("cursor")) cursor = std::string(*text);
 }
 
@@ -264,6 +270,28 @@ json page_schema(json item) {
             {"next_cursor",
              {{"type", json::array({"string", "null"})},
               {"description", "Pass as cursor for the next page; null on the last"}}}}}};
+}
+
+json search_results_schema() {
+  return {
+      {"type", "object"},
+      {"required", json::array({"data", "all_words"})},
+      {"properties",
+       {{"data",
+         {{"type", "array"},
+          {"items",
+           {{"type", "object"},
+            {"required", json::array({"product", "score", "snippet"})},
+            {"properties",
+             {{"product", product_schema()},
+              {"score",
+               {{"type", "number"}, {"description", "Relevance, higher is better; comparable only within one reply"}}},
+              {"snippet",
+               {{"type", "string"},
+                {"description", "Plain text from the description around the matched words, cut with …"}}}}}}}}},
+        {"all_words",
+         {{"type", "boolean"},
+          {"description", "false when no product matched every word and the hits match some of them"}}}}}};
 }
 
 json create_product_schema() {
@@ -390,6 +418,28 @@ result<list_products_request> decode_list_products(http::request_context& ctx) {
   return r;
 }
 
+result<search_products_request> decode_search_products(http::request_context& ctx) {
+  std::vector<field_error> errors;
+  search_products_request r;
+  if (auto q = ctx.query_param("q")) {
+    r.query = std::string(*q);
+    parse_search_query(r.query, "q", errors);
+  } else {
+    errors.push_back({"q", "is required"});
+  }
+  read_limit(ctx, r.limit, errors);
+  if (auto c = ctx.query_param("category_id")) {
+    r.category_id = std::string(*c);
+    check_reference(*r.category_id, "cat", "category_id", errors);
+  }
+  if (auto s = ctx.query_param("status")) {
+    r.status = product_status_from_string(*s);
+    if (!r.status) errors.push_back({"status", "expected \"active\" or \"archived\""});
+  }
+  if (!errors.empty()) return error::invalid(std::move(errors));
+  return r;
+}
+
 result<update_product_request> decode_update_product(http::request_context& ctx) {
   std::vector<field_error> errors;
   object_reader body(ctx.body, "", {"sku", "name", "description", "price", "category_id", "status"}, errors);
@@ -472,6 +522,10 @@ http::response encode_product_page(const product_page& r, http::request_context&
   return with_body(200, json(r).dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
+http::response encode_search_results(const search_results& r, http::request_context&) {
+  return with_body(200, json(r).dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
 http::response encode_created_category(const category& r, http::request_context& ctx) {
   auto res = category_response(201, r, ctx);
   res.set(bhttp::field::location, "/v1/categories/" + r.id);
@@ -511,6 +565,22 @@ http::route list_products_route() {
   r.query = page_query();
   r.query.push_back({"category_id", "string", "Only products of this category"});
   r.query.push_back({"status", "string", "Only products with this status: active or archived"});
+  return r;
+}
+
+http::route search_products_route() {
+  auto r = make_route(
+      http::verb::get, "/v1/products/search", "searchProducts",
+      "Full-text search of product names, skus and descriptions, most relevant first. The words are plain text "
+      "(no query syntax), accents and case are ignored, each word matches as a prefix (\"blu shi\" finds \"Blue "
+      "shirt\"); every word must match, and when no product matches them all, any word may (all_words is then false)");
+  r.responses = {{200, search_results_schema()}, {422, nullptr}};
+  r.query = {{"q", "string",
+              "Required. The words to find: 1 to " + std::to_string(search_query_max) + " characters, at most " +
+                  std::to_string(search_words_max) + " words"},
+             {"limit", "integer", "Most hits: 1 to modules.catalog.search_limit_max (50 by default); default 10"},
+             {"category_id", "string", "Only products of this category"},
+             {"status", "string", "Only products with this status: active (the default) or archived"}};
   return r;
 }
 

@@ -23,6 +23,7 @@ bool if_none_match(std::string_view header, std::int64_t version);
 result<create_product_request> decode_create_product(http::request_context& ctx);
 result<get_product_request> decode_get_product(http::request_context& ctx);
 result<list_products_request> decode_list_products(http::request_context& ctx);
+result<search_products_request> decode_search_products(http::request_context& ctx);
 result<update_product_request> decode_update_product(http::request_context& ctx);
 result<delete_product_request> decode_delete_product(http::request_context& ctx);
 
@@ -35,6 +36,7 @@ result<delete_category_request> decode_delete_category(http::request_context& ct
 http::response encode_created_product(const product_reply& r, http::request_context& ctx);
 http::response encode_product(const product_reply& r, http::request_context& ctx);
 http::response encode_product_page(const product_page& r, http::request_context& ctx);
+http::response encode_search_results(const search_results& r, http::request_context& ctx);
 http::response encode_created_category(const category& r, http::request_context& ctx);
 http::response encode_category(const category& r, http::request_context& ctx);
 http::response encode_category_page(const category_page& r, http::request_context& ctx);
@@ -44,6 +46,7 @@ http::response encode_deleted(const deleted& r, http::request_context& ctx);
 http::route create_product_route();
 http::route get_product_route();
 http::route list_products_route();
+http::route search_products_route();
 http::route update_product_route();
 http::route delete_product_route();
 http::route create_category_route();

@@ -1,3 +1,4 @@
+#include "search_query.hpp"
 #include "service.hpp"
 #include "store.hpp"
 #include "validation.hpp"
@@ -11,6 +12,7 @@ namespace agora::catalog {
 namespace {
 
 constexpr std::int64_t default_page_limit = 20;
+constexpr std::int64_t default_search_limit = 10;
 
 bus::event make_event(std::string_view topic, std::string_view type, const std::string& subject,
                       const std::string& time, const log::trace& tr, nlohmann::json data) {
@@ -63,6 +65,7 @@ service::service(module_context& ctx)
     : ctx_(ctx),
       cache_(cache_capacity(ctx)),
       page_limit_max_(ctx.setting_integer("page_limit_max")),
+      search_limit_max_(ctx.setting_integer("search_limit_max")),
       cache_hits_(ctx.metrics().counter_of("agora_catalog_cache_hits_total", "Product reads served from the cache",
                                            {{"replica", ctx.replica_name()}})),
       cache_misses_(ctx.metrics().counter_of("agora_catalog_cache_misses_total", "Product reads that went to the store",
@@ -136,6 +139,29 @@ asio::awaitable<result<product_page>> service::list_products(list_products_reque
   page.data = std::move(rows).value();
   page.next_cursor = trim_page(page.data, *limit);
   co_return page;
+}
+
+asio::awaitable<result<search_results>> service::search_products(search_products_request req,
+                                                                 const bus::call_context&) {
+  std::vector<field_error> errors;
+  auto match = parse_search_query(req.query, "query", errors);
+  std::int64_t limit = req.limit.value_or(std::min(default_search_limit, search_limit_max_));
+  if (limit < 1 || limit > search_limit_max_)
+    errors.push_back({"limit", "must be an integer from 1 to " + std::to_string(search_limit_max_)});
+  if (req.category_id) check_reference(*req.category_id, "cat", "category_id", errors);
+  if (!errors.empty()) co_return error::invalid(std::move(errors));
+  // Every word first; only when that finds nothing, any word (then all_words is false).
+  auto job = [m = std::move(*match), category_id = std::move(req.category_id),
+              status = req.status.value_or(product_status::active), limit](store::database& db) {
+    search_results out;
+    out.data = sql::search_products(db, m.all_words, category_id, status, limit);
+    if (out.data.empty() && m.words > 1) {
+      out.data = sql::search_products(db, m.any_word, category_id, status, limit);
+      out.all_words = out.data.empty();
+    }
+    return out;
+  };
+  co_return co_await ctx_.store().run(std::move(job));
 }
 
 asio::awaitable<result<product_reply>> service::update_product(update_product_request req, const bus::call_context& c) {

@@ -19,6 +19,7 @@ class service {
   asio::awaitable<result<product_reply>> create_product(create_product_request req, const bus::call_context& c);
   asio::awaitable<result<product_reply>> get_product(get_product_request req, const bus::call_context& c);
   asio::awaitable<result<product_page>> list_products(list_products_request req, const bus::call_context& c);
+  asio::awaitable<result<search_results>> search_products(search_products_request req, const bus::call_context& c);
   asio::awaitable<result<product_reply>> update_product(update_product_request req, const bus::call_context& c);
   asio::awaitable<result<deleted>> delete_product(delete_product_request req, const bus::call_context& c);
 
@@ -37,6 +38,7 @@ class service {
   module_context& ctx_;
   product_cache cache_;
   std::int64_t page_limit_max_;
+  std::int64_t search_limit_max_;
   metrics::counter& cache_hits_;
   metrics::counter& cache_misses_;
 };

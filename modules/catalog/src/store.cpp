@@ -105,6 +105,39 @@ std::vector<product> list_products(store::database& db, std::string_view after,
   return out;
 }
 
+std::vector<search_hit> search_products(store::database& db, std::string_view match,
+                                        const std::optional<std::string>& category_id, product_status status,
+                                        std::int64_t limit) {
+  // bm25 is lower for better matches; the weights rank a name match above a sku match
+  // above a description match. The snippet is made for the returned rows only, hence
+  // the ranking in a subquery and a second MATCH (snippet needs one) on its rows.
+  static constexpr std::string_view ranked_columns =
+      "p.id AS id, p.sku AS sku, p.name AS name, p.description AS description, p.price_amount AS price_amount, "
+      "p.price_currency AS price_currency, p.category_id AS category_id, p.status AS status, p.version AS version, "
+      "p.created_at AS created_at, p.updated_at AS updated_at";
+  std::string sql = "WITH best AS (SELECT " + std::string(ranked_columns) +
+                    ", product_search.rowid AS doc, bm25(product_search, 10.0, 5.0, 1.0) AS rank "
+                    "FROM product_search JOIN product_search_docs d ON d.doc = product_search.rowid "
+                    "JOIN products p ON p.id = d.product_id "
+                    "WHERE product_search MATCH ?1 AND p.status = ?2";
+  if (category_id) sql += " AND p.category_id = ?3";
+  sql +=
+      " ORDER BY rank, p.id LIMIT ?4) "
+      "SELECT best.id, best.sku, best.name, best.description, best.price_amount, best.price_currency, "
+      "best.category_id, best.status, best.version, best.created_at, best.updated_at, -best.rank, "
+      "snippet(product_search, 2, '', '', '…', 16) "
+      "FROM best JOIN product_search ON product_search.rowid = best.doc WHERE product_search MATCH ?1 "
+      "ORDER BY best.rank, best.id";
+  auto& q = db.prepare(sql);
+  q.bind(1, match);
+  q.bind(2, to_string(status));
+  if (category_id) q.bind(3, *category_id);
+  q.bind(4, limit);
+  std::vector<search_hit> out;
+  while (q.step()) out.push_back({read_product(q), q.real(11), q.text(12)});
+  return out;
+}
+
 std::optional<category> find_category(store::database& db, std::string_view id) {
   static const std::string sql = "SELECT " + std::string(category_columns) + " FROM categories WHERE id = ?1";
   auto& q = db.prepare(sql);

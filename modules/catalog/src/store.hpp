@@ -22,6 +22,11 @@ bool sku_taken(store::database& db, std::string_view sku, std::string_view other
 std::vector<product> list_products(store::database& db, std::string_view after,
                                    const std::optional<std::string>& category_id, std::optional<product_status> status,
                                    std::int64_t limit);
+// Up to `limit` products of `status` (and of `category_id`, when given) that `match`, an
+// FTS5 expression, finds in product_search: most relevant first, ties in id order.
+std::vector<search_hit> search_products(store::database& db, std::string_view match,
+                                        const std::optional<std::string>& category_id, product_status status,
+                                        std::int64_t limit);
 
 std::optional<category> find_category(store::database& db, std::string_view id);
 bool category_exists(store::database& db, std::string_view id);

@@ -314,9 +314,9 @@ TEST_CASE("the OpenAPI document describes every catalog route", "[catalog]") {
     for (const auto& [method, op] : methods.items())
       if (auto tags = op.value("tags", json::array()); std::find(tags.begin(), tags.end(), "catalog") != tags.end())
         operations.insert(op["operationId"].get<std::string>());
-  CHECK(operations == std::set<std::string>{"createProduct", "getProduct", "listProducts", "updateProduct",
-                                            "deleteProduct", "createCategory", "getCategory", "listCategories",
-                                            "updateCategory", "deleteCategory"});
+  CHECK(operations == std::set<std::string>{"createProduct", "getProduct", "listProducts", "searchProducts",
+                                            "updateProduct", "deleteProduct", "createCategory", "getCategory",
+                                            "listCategories", "updateCategory", "deleteCategory"});
   auto create = paths["/v1/products"]["post"];
   CHECK(create["requestBody"]["content"]["application/json"]["schema"]["additionalProperties"] == false);
   CHECK(create["responses"].contains("201"));
@@ -328,4 +328,73 @@ TEST_CASE("the OpenAPI document describes every catalog route", "[catalog]") {
     if (p["in"] == "header" && p["name"] == "If-Match") documents_if_match = true;
   CHECK(documents_if_match);
   CHECK(paths["/v1/products/{id}"]["get"]["responses"].contains("304"));
+  std::set<std::string> search_params;
+  for (const auto& p : paths["/v1/products/search"]["get"]["parameters"])
+    if (p["in"] == "query") search_params.insert(p["name"].get<std::string>());
+  CHECK(search_params == std::set<std::string>{"q", "limit", "category_id", "status"});
+}
+
+TEST_CASE("products are found by full-text search over HTTP, and bad searches answer 422", "[catalog]") {
+  testing::harness h(catalog_only());
+  auto c = h.connect();
+  auto cat = c.post("/v1/categories", {{"name", "Clothes"}});
+  REQUIRE(cat.status == 201);
+  const std::string cat_id = cat.json()["id"];
+  json shirt = product_body("SHIRT-1");
+  shirt["name"] = "Blue shirt";
+  shirt["description"] = "Cotton, with a crème collar";
+  shirt["category_id"] = cat_id;
+  REQUIRE(c.post("/v1/products", shirt).status == 201);
+  json shoes = product_body("SHOE-1");
+  shoes["name"] = "Blue shoes";
+  REQUIRE(c.post("/v1/products", shoes).status == 201);
+  json old = product_body("SHIRT-2");
+  old["name"] = "Blue shirt, old model";
+  old["status"] = "archived";
+  REQUIRE(c.post("/v1/products", old).status == 201);
+
+  auto found = c.get("/v1/products/search?q=blu+sh");
+  REQUIRE(found.status == 200);
+  CHECK(found.header("Content-Type") == "application/json");
+  auto body = found.json();
+  CHECK(body["all_words"] == true);
+  REQUIRE(body["data"].size() == 2);
+  std::set<std::string> skus;
+  for (const auto& hit : body["data"]) {
+    skus.insert(hit["product"]["sku"].get<std::string>());
+    CHECK(hit["score"].is_number());
+    CHECK(hit["snippet"].is_string());
+  }
+  CHECK(skus == std::set<std::string>{"SHIRT-1", "SHOE-1"});
+
+  auto creme = c.get("/v1/products/search?q=CREME&category_id=" + cat_id + "&limit=1");
+  REQUIRE(creme.status == 200);
+  REQUIRE(creme.json()["data"].size() == 1);
+  CHECK(creme.json()["data"][0]["product"]["sku"] == "SHIRT-1");
+  CHECK(creme.json()["data"][0]["snippet"] == "Cotton, with a crème collar");
+
+  auto archived = c.get("/v1/products/search?q=shirt&status=archived");
+  REQUIRE(archived.status == 200);
+  REQUIRE(archived.json()["data"].size() == 1);
+  CHECK(archived.json()["data"][0]["product"]["sku"] == "SHIRT-2");
+
+  auto hostile = c.get("/v1/products/search?q=%22blue%22%20OR%20NEAR(name%3Ashirt%20*)%20-x");
+  CHECK(hostile.status == 200);
+
+  for (const char* bad : {"/v1/products/search", "/v1/products/search?q=", "/v1/products/search?q=%22",
+                          "/v1/products/search?q=%00", "/v1/products/search?q=%FF%FE"}) {
+    INFO(bad);
+    auto r = c.get(bad);
+    CHECK(r.status == 422);
+    CHECK(r.header("Content-Type") == "application/problem+json");
+    CHECK(error_fields(r) == std::set<std::string>{"q"});
+  }
+  auto too_long = c.get("/v1/products/search?q=" + std::string(600, 'a'));
+  CHECK(too_long.status == 422);
+  auto bad_fields = c.get("/v1/products/search?q=shirt&limit=ten&status=gone&category_id=x");
+  CHECK(bad_fields.status == 422);
+  CHECK(error_fields(bad_fields) == std::set<std::string>{"limit", "status", "category_id"});
+  auto over = c.get("/v1/products/search?q=shirt&limit=51");
+  CHECK(over.status == 422);
+  CHECK(error_fields(over) == std::set<std::string>{"limit"});
 }

@@ -100,6 +100,45 @@ struct product_page {
   std::optional<std::string> next_cursor;  // absent on the last page
 };
 
+// Full-text search over products' names, skus and descriptions (SQLite FTS5, accents
+// and case ignored: "creme" finds "Crème"). `query` is plain words, never query syntax:
+// quotes, `*`, `-`, `AND`/`OR`/`NEAR`, parentheses and `column:` are matched as text.
+// Words are separated by white space; a word keeps its inner punctuation as a phrase
+// ("MUG-1", "t-shirt"); each word matches as a prefix of the product's words ("blu shi"
+// finds "Blue shirt", "cup" finds "cups"). First every word must match; when that finds
+// nothing, any word may, and the reply says so (`all_words` false). `query`: 1–500
+// characters of valid UTF-8 after trimming, at most 32 words, at least one with a letter
+// or digit. `limit` defaults to 10 and may not exceed the `modules.catalog.search_limit_max`
+// setting (50 by default); there is no cursor: the best hits come first, refine the query
+// for others. Only active products unless `status` says otherwise; `category_id` keeps
+// the products of that one category (not its subcategories). Errors: invalid_argument
+// naming `query`, `limit` or `category_id` (malformed id; an unknown one finds nothing).
+struct search_products_request {
+  std::string query;
+  std::optional<std::int64_t> limit;
+  std::optional<product_status> status;
+  std::optional<std::string> category_id;
+};
+
+// One product found. `score` is its relevance, higher is better (bm25 with the name
+// weighted above the sku and the sku above the description); compare scores only within
+// one reply. `snippet` is plain text from the description around the matched words (its
+// start when only the name or sku matched), cut with "…", at most about 16 words; empty
+// when the product has no description.
+struct search_hit {
+  product item;
+  double score = 0;
+  std::string snippet;
+
+  friend bool operator==(const search_hit&, const search_hit&) = default;
+};
+
+// The hits, most relevant first (ties in id order).
+struct search_results {
+  std::vector<search_hit> data;
+  bool all_words = true;  // false: no product matched every word, these match some
+};
+
 // Only the fields present change. With `expected_version` set, a product at another
 // version is refused with failed_precondition; without it the last write wins.
 struct update_product_request {
@@ -176,6 +215,11 @@ struct list_products {
   using request = list_products_request;
   using reply = product_page;
 };
+struct search_products {
+  static constexpr std::string_view name = "catalog.search_products";
+  using request = search_products_request;
+  using reply = search_results;
+};
 struct update_product {
   static constexpr std::string_view name = "catalog.update_product";
   using request = update_product_request;
@@ -243,6 +287,12 @@ void to_json(nlohmann::json& j, const list_products_request& v);
 void from_json(const nlohmann::json& j, list_products_request& v);
 void to_json(nlohmann::json& j, const product_page& v);
 void from_json(const nlohmann::json& j, product_page& v);
+void to_json(nlohmann::json& j, const search_products_request& v);
+void from_json(const nlohmann::json& j, search_products_request& v);
+void to_json(nlohmann::json& j, const search_hit& v);
+void from_json(const nlohmann::json& j, search_hit& v);
+void to_json(nlohmann::json& j, const search_results& v);
+void from_json(const nlohmann::json& j, search_results& v);
 void to_json(nlohmann::json& j, const update_product_request& v);
 void from_json(const nlohmann::json& j, update_product_request& v);
 void to_json(nlohmann::json& j, const delete_product_request& v);
@@ -264,7 +314,8 @@ void from_json(const nlohmann::json& j, delete_category_request& v);
 
 // The catalog's declaration for the runtime: methods, routes under /v1/products and
 // /v1/categories, events, migrations and settings (modules.catalog.cache_size,
-// modules.catalog.page_limit_max). One replica: its read cache relies on being the only writer.
+// modules.catalog.page_limit_max, modules.catalog.search_limit_max). One replica: its read
+// cache relies on being the only writer.
 module_definition module();
 
 }  // namespace agora::catalog
