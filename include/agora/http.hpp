@@ -67,6 +67,19 @@ struct request_context {
   std::optional<std::string_view> param(std::string_view name) const;
   std::optional<std::string_view> query_param(std::string_view name) const;
   std::optional<std::string_view> header(std::string_view name) const;
+
+  // On a cancel_on_disconnect route: runs f, on the connection's executor, when the
+  // client leaves while the handler runs (at once if it has left already). Lets a handler
+  // stop work it started elsewhere (a generation on the engine thread) directly, rather
+  // than rely on its coroutine noticing the cancellation. Never runs on other routes.
+  void on_client_gone(std::function<void()> f) {
+    if (client_left)
+      f();
+    else
+      client_gone_callbacks.push_back(std::move(f));
+  }
+  bool client_left = false;                                  // set by the server
+  std::vector<std::function<void()>> client_gone_callbacks;  // run by the server
 };
 
 using handler = std::function<asio::awaitable<response>(request_context&)>;
@@ -94,6 +107,12 @@ struct route {
   // false: the handler reads req.body() itself (it answers bad bodies in its own shape,
   // as the OpenAI routes must); request_schema still documents the body.
   bool parse_body = true;
+  // true: while the handler runs, the server watches the socket, and a client that
+  // closes its side cancels the handler (terminal cancellation, as a handler timeout
+  // does); the request is logged as 499 and nothing is written. For long work a client
+  // may give up on (a generation). A client that half-closes after its request counts as
+  // gone, as it does behind nginx.
+  bool cancel_on_disconnect = false;
 };
 
 // A route with its documentation's essentials; fill in schemas and responses after.

@@ -147,6 +147,8 @@ struct server::impl : std::enable_shared_from_this<impl> {
     std::uint64_t handler_generation = 0;
     bool in_handler = false;
     bool handler_timed_out = false;
+    bool client_gone = false;  // closed its side while a cancel_on_disconnect handler ran
+    request_context* watched = nullptr;  // the request whose handler the watch may cancel
     bool idle = false;
   };
 
@@ -158,6 +160,8 @@ struct server::impl : std::enable_shared_from_this<impl> {
     };
     rejected_header_ = reason_counter("header_too_large");
     rejected_body_ = reason_counter("body_too_large");
+    client_gone_ = &m.counter_of("agora_http_client_gone_total",
+                                 "Requests whose handler was cancelled because the client closed the connection");
     rejected_timeout_ = reason_counter("timeout");
     rejected_connections_ = reason_counter("too_many_connections");
     // Shared instruments, so that several servers on one registry add up.
@@ -440,7 +444,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
     }
 
     const bool streaming = ctx.stream && res.result_int() >= 200 && res.result_int() < 300;
-    const bool keep_alive = req.keep_alive() && !stopping_.load() && !streaming;
+    const bool keep_alive = req.keep_alive() && !stopping_.load() && !streaming && !c.client_gone;
     res.version(req.version());
     res.keep_alive(keep_alive);
     stamp(res, ctx.tr.request_id, ctx.tr.traceparent);
@@ -586,6 +590,12 @@ struct server::impl : std::enable_shared_from_this<impl> {
       conn->cancel.emit(asio::cancellation_type::terminal);
     });
 
+    c.client_gone = false;
+    if (rs.r.cancel_on_disconnect) {
+      c.watched = &ctx;
+      watch_while_handling(c, generation);
+    }
+
     std::optional<response> res;
     std::string failure;
     try {
@@ -597,7 +607,18 @@ struct server::impl : std::enable_shared_from_this<impl> {
     }
     c.in_handler = false;
     c.handler_timer.cancel();
+    if (rs.r.cancel_on_disconnect) {
+      c.watched = nullptr;
+      boost::system::error_code ignored;
+      c.stream.socket().cancel(ignored);  // the watch, if it is still waiting
+    }
 
+    if (c.client_gone) {
+      co_await asio::this_coro::reset_cancellation_state();
+      client_gone_->inc();
+      log::info("http", "client closed the connection; its request was cancelled", {{"route", rs.r.pattern}}, &ctx.tr);
+      co_return problem(499, "the client closed the connection before the answer");
+    }
     if (c.handler_timed_out) {
       co_await asio::this_coro::reset_cancellation_state();
       log::warn("http", "handler timed out", {{"route", rs.r.pattern}}, &ctx.tr);
@@ -608,6 +629,32 @@ struct server::impl : std::enable_shared_from_this<impl> {
       co_return problem(500, "internal error");
     }
     co_return std::move(*res);
+  }
+
+  // Waits for the socket to become readable while a handler runs: end of stream (or an
+  // error) means the client went away, and the handler is cancelled. Bytes of a pipelined
+  // request end the watch; they stay in the socket for the parser.
+  void watch_while_handling(connection& c, std::uint64_t generation) {
+    c.stream.socket().async_wait(
+        tcp::socket::wait_read, [conn = c.shared_from_this(), generation](boost::system::error_code ec) {
+          if (ec || !conn->in_handler || conn->handler_generation != generation) return;
+          auto& socket = conn->stream.socket();
+          char byte = 0;
+          boost::system::error_code peek;
+          socket.non_blocking(true, peek);
+          const std::size_t n = socket.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, peek);
+          boost::system::error_code restore;
+          socket.non_blocking(false, restore);
+          if (!peek && n > 0) return;                        // a pipelined request, not a goodbye
+          if (peek == asio::error::would_block) return;      // spurious wakeup: stop watching, harmlessly
+          conn->client_gone = true;
+          if (conn->watched) {
+            conn->watched->client_left = true;
+            auto callbacks = std::move(conn->watched->client_gone_callbacks);
+            for (auto& f : callbacks) f();
+          }
+          conn->cancel.emit(asio::cancellation_type::terminal);
+        });
   }
 
   void finish(route_stats& stats, verb method, std::string_view path, const response& res, clock::time_point start,
@@ -697,6 +744,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
 
   metrics::counter* rejected_header_ = nullptr;
   metrics::counter* rejected_body_ = nullptr;
+  metrics::counter* client_gone_ = nullptr;
   metrics::counter* rejected_timeout_ = nullptr;
   metrics::counter* rejected_connections_ = nullptr;
   metrics::gauge* connections_gauge_ = nullptr;

@@ -644,3 +644,95 @@ TEST_CASE("a route that parses its own body gets it raw, documented all the same
   auto doc = s.routes.openapi("t", "1");
   CHECK(doc["paths"]["/raw"]["post"].contains("requestBody"));
 }
+
+namespace {
+
+struct wait_probe {
+  std::atomic<bool> noticed{false};  // its on_client_gone callback ran
+  std::atomic<bool> cancelled{false};
+  std::atomic<bool> completed{false};
+};
+
+// GET /wait?ms=N: sleeps N ms, noting whether it finished or was cancelled.
+route waiting_route(std::shared_ptr<wait_probe> probe, bool cancel_on_disconnect) {
+  route r;
+  r.method = verb::get;
+  r.pattern = "/wait";
+  r.operation_id = "wait";
+  r.cancel_on_disconnect = cancel_on_disconnect;
+  r.fn = [probe](request_context& ctx) -> asio::awaitable<response> {
+    ctx.on_client_gone([probe] { probe->noticed = true; });
+    try {
+      co_await sleep_for(ms(std::stoi(std::string(ctx.query_param("ms").value_or("300")))));
+    } catch (const boost::system::system_error&) {
+      probe->cancelled = true;
+      throw;
+    }
+    probe->completed = true;
+    co_return json_response(200, {{"waited", true}});
+  };
+  return r;
+}
+
+template <class F>
+bool within(ms limit, F done) {
+  for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;) {
+    if (done()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return done();
+}
+
+}  // namespace
+
+TEST_CASE("a cancel_on_disconnect handler is cancelled when its client leaves", "[http]") {
+  test_server s;
+  auto probe = std::make_shared<wait_probe>();
+  s.routes.add(waiting_route(probe, true));
+  s.start(fast_options());
+  {
+    http_client c("127.0.0.1", s.port());
+    c.send_raw("GET /wait?ms=10000 HTTP/1.1\r\nHost: t\r\n\r\n");
+    std::this_thread::sleep_for(100ms);
+  }  // closes the connection while the handler waits
+  CHECK(within(ms(3000), [&] { return probe->noticed.load(); }));
+  CHECK(within(ms(3000), [&] { return probe->cancelled.load(); }));
+  CHECK_FALSE(probe->completed);
+  CHECK(eventually_exposes(s.metrics, "agora_http_client_gone_total 1"));
+  CHECK(eventually_exposes(s.metrics, "agora_http_requests_total{method=\"GET\",route=\"/wait\",status=\"499\"} 1"));
+  CHECK(within(ms(1000), [&] { return s.srv->connections() == 0; }));
+}
+
+TEST_CASE("a client that stays gets its answer from a cancel_on_disconnect route, pipelined too", "[http]") {
+  test_server s;
+  auto probe = std::make_shared<wait_probe>();
+  s.routes.add(waiting_route(probe, true));
+  s.start(fast_options());
+  http_client c("127.0.0.1", s.port());
+  auto reply = c.get("/wait?ms=50");
+  CHECK(reply.status() == 200);
+  CHECK(reply.raw.keep_alive());
+  // The second request arrives while the first handler runs: bytes, not a goodbye.
+  c.send_raw("GET /wait?ms=150 HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::this_thread::sleep_for(50ms);
+  c.send_raw("GET /wait?ms=10 HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(c.read_reply().status() == 200);
+  CHECK(c.read_reply().status() == 200);
+  CHECK_FALSE(probe->cancelled);
+  CHECK(c.get("/wait?ms=1").status() == 200);  // the connection still serves
+}
+
+TEST_CASE("without cancel_on_disconnect a handler runs to its end after the client leaves", "[http]") {
+  test_server s;
+  auto probe = std::make_shared<wait_probe>();
+  s.routes.add(waiting_route(probe, false));
+  s.start(fast_options());
+  {
+    http_client c("127.0.0.1", s.port());
+    c.send_raw("GET /wait?ms=300 HTTP/1.1\r\nHost: t\r\n\r\n");
+    std::this_thread::sleep_for(50ms);
+  }
+  CHECK(within(ms(2000), [&] { return probe->completed.load(); }));
+  CHECK_FALSE(probe->cancelled);
+  CHECK_FALSE(probe->noticed);
+}

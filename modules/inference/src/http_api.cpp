@@ -48,6 +48,7 @@ generate_request to_generate(const openai::request_options& o) {
   g.presence_penalty = o.sampling.presence_penalty;
   g.frequency_penalty = o.sampling.frequency_penalty;
   g.seed = o.sampling.seed;
+  g.logit_bias = o.sampling.logit_bias;
   g.stop = o.stop;
   g.deadline = std::chrono::steady_clock::now() + longest_generation;
   return g;
@@ -160,6 +161,9 @@ asio::awaitable<http::response> run(bus::bus& b, milliseconds timeout, http::req
     res.set("X-Degraded", "fallback-model");
   };
   if (!o.stream) {
+    // A client that leaves stops the generation at once, whatever the handler awaits.
+    std::shared_ptr<generation_stream> watched = started->stream;
+    ctx.on_client_gone([watched] { watched->cancel(); });
     openai::response_meta plain = meta;
     http::response res =
         co_await whole(std::move(started->stream), plain, chat, started->prompt_tokens, started->cached);

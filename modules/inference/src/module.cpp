@@ -20,6 +20,7 @@ http::route doc(http::verb method, std::string pattern, std::string operation_id
 // body is answered in OpenAI's error shape.
 http::route openai_post(std::string pattern, std::string operation_id, std::string summary, const char* input) {
   auto r = doc(http::verb::post, std::move(pattern), std::move(operation_id), std::move(summary));
+  r.cancel_on_disconnect = true;  // a client that leaves frees its sequence, streamed or not
   nlohmann::json props = {{"model", {{"type", "string"}}},
                           {"max_tokens", {{"type", "integer"}}},
                           {"max_completion_tokens", {{"type", "integer"}}},

@@ -1,6 +1,7 @@
 #include "openai.hpp"
 
 #include <array>
+#include <charconv>
 #include <limits>
 
 #include <fmt/format.h>
@@ -12,6 +13,7 @@ using json = nlohmann::json;
 namespace {
 
 constexpr std::size_t max_stop_sequences = 4;
+constexpr std::size_t max_logit_bias_entries = 1024;
 
 // Thrown by the field readers below and caught at the parse entry points, so that a
 // failure deep in a message part unwinds in one step. Never leaves this file.
@@ -137,6 +139,25 @@ request_options common_fields(const json& body) {
     if (!seed->is_number_integer()) wrong_type("seed", "an integer", *seed);
     s.seed = seed->is_number_unsigned() ? seed->get<std::uint64_t>()
                                         : static_cast<std::uint64_t>(seed->get<std::int64_t>());
+  }
+
+  if (const json* bias = member(body, "logit_bias")) {
+    if (!bias->is_object()) wrong_type("logit_bias", "an object of token ids to numbers", *bias);
+    if (bias->size() > max_logit_bias_entries)
+      fail("logit_bias", fmt::format("at most {} tokens may be biased, got {}", max_logit_bias_entries, bias->size()),
+           "invalid_value");
+    for (const auto& [key, value] : bias->items()) {
+      auto param = fmt::format("logit_bias.{}", key);
+      std::int32_t token = -1;
+      auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), token);
+      if (ec != std::errc{} || end != key.data() + key.size() || token < 0)
+        fail(param, "keys must be token ids (non-negative integers)", "invalid_value");
+      if (!value.is_number()) wrong_type(param, "a number", value);
+      const double b = value.get<double>();
+      if (!(b >= -100.0 && b <= 100.0))
+        fail(param, fmt::format("must be between -100 and 100, got {}", b), "invalid_value");
+      s.logit_bias.emplace_back(token, static_cast<float>(b));
+    }
   }
 
   o.stop = stop_field(body);

@@ -82,7 +82,8 @@ struct request_options {
   std::optional<std::int64_t> max_tokens;
   // temperature [0, 2], top_p (0, 1], top_k >= -1 (extension; 0 and -1 keep all),
   // repetition_penalty (0, 2] (extension), presence_penalty and frequency_penalty
-  // [-2, 2], seed any integer (a negative seed keeps its two's-complement bits).
+  // [-2, 2], seed any integer (a negative seed keeps its two's-complement bits),
+  // logit_bias {"token id": bias in [-100, 100]} (-100 bans the token; at most 1024).
   sampling_params sampling;
   std::vector<std::string> stop;  // a string or up to 4 strings; none empty
   bool stream = false;

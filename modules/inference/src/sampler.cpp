@@ -24,6 +24,11 @@ void validate(const sampling_params& p) {
     fail("presence_penalty", fmt::format("must be between -2 and 2, got {}", p.presence_penalty));
   if (!(p.frequency_penalty >= -2.0 && p.frequency_penalty <= 2.0))
     fail("frequency_penalty", fmt::format("must be between -2 and 2, got {}", p.frequency_penalty));
+  for (const auto& [token, bias] : p.logit_bias) {
+    if (token < 0) fail("logit_bias", fmt::format("token ids are not negative, got {}", token));
+    if (!(bias >= -100.0f && bias <= 100.0f))
+      fail("logit_bias", fmt::format("biases must be between -100 and 100, got {} for token {}", bias, token));
+  }
 }
 
 sampler::sampler(const sampling_params& params, std::span<const std::int32_t> prompt) : params_(params) {
@@ -40,6 +45,11 @@ void sampler::accept(std::int32_t token) {
 
 void sampler::penalize(std::vector<float>& logits) const {
   const auto vocab = static_cast<std::int32_t>(logits.size());
+  for (const auto& [t, bias] : params_.logit_bias) {
+    if (t >= vocab) continue;
+    auto& l = logits[static_cast<std::size_t>(t)];
+    l = bias <= -100.0f ? -std::numeric_limits<float>::infinity() : l + bias;
+  }
   if (params_.repetition_penalty != 1.0) {
     const auto r = static_cast<float>(params_.repetition_penalty);
     for (const auto t : seen_) {

@@ -26,6 +26,9 @@ struct sampling_params {
   // has appeared and -= frequency_penalty * count. Each in [-2, 2].
   double presence_penalty = 0.0;
   double frequency_penalty = 0.0;
+  // OpenAI's logit_bias: added to a token's logit before anything else; each bias in
+  // [-100, 100], and -100 bans the token outright (its logit becomes -infinity).
+  std::vector<std::pair<std::int32_t, float>> logit_bias;
   // Same seed, same prompt, same model and device: same tokens (at batch 1).
   std::optional<std::uint64_t> seed;
 };

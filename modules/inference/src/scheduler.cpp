@@ -221,6 +221,15 @@ std::optional<error> scheduler::impl::check(const generation_request& req, const
     if (t < 0 || t >= config.vocab_size)
       return invalid("prompt", fmt::format("prompt: token {} is outside the vocabulary (size {})", t, config.vocab_size));
   }
+  std::size_t banned = 0;
+  for (const auto& [t, bias] : req.sampling.logit_bias) {
+    if (t >= config.vocab_size)
+      return invalid("logit_bias",
+                     fmt::format("logit_bias: token {} is outside the vocabulary (size {})", t, config.vocab_size));
+    if (bias <= -100.0f) ++banned;
+  }
+  if (static_cast<std::int64_t>(banned) >= config.vocab_size)
+    return invalid("logit_bias", "logit_bias: every token is banned");
   if (req.max_tokens < 0)
     return invalid("max_tokens", fmt::format("max_tokens: must not be negative, got {}", req.max_tokens));
   for (const auto& s : req.stop_strings)

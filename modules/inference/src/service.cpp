@@ -53,50 +53,76 @@ std::optional<std::string> find_chat_template(const std::filesystem::path& dir) 
 
 // A generation's pieces: pushed by the engine thread, awaited by one reader. The
 // doorbell channel holds at most one ring, so pushing never blocks the engine.
+// The pieces of one generation, between the engine thread (which pushes them through
+// a feed) and the one reader (which holds the stream). A reader that drops the stream
+// before the last piece — its handler unwound, a bus reply never delivered — cancels
+// the generation, so nothing runs for nobody.
 class queued_stream final : public generation_stream {
  public:
-  explicit queued_stream(const asio::any_io_executor& ex) : bell_(ex, 1) {}
+  class feed {
+   public:
+    explicit feed(const asio::any_io_executor& ex) : bell_(ex, 1) {}
 
-  void push(generation_piece p) {
-    {
-      std::lock_guard lock(mutex_);
-      pieces_.push_back(std::move(p));
+    void push(generation_piece p) {
+      {
+        std::lock_guard lock(mutex_);
+        if (p.finish) finished_ = true;
+        pieces_.push_back(std::move(p));
+      }
+      bell_.try_send(boost::system::error_code{});
     }
-    bell_.try_send(boost::system::error_code{});
+
+    void attach(std::shared_ptr<generation> g) {
+      std::lock_guard lock(mutex_);
+      gen_ = std::move(g);
+      if (cancelled_) gen_->cancel();
+    }
+
+   private:
+    friend class queued_stream;
+    std::mutex mutex_;
+    std::deque<generation_piece> pieces_;
+    std::shared_ptr<generation> gen_;
+    bool cancelled_ = false;
+    bool finished_ = false;  // the last piece was pushed
+    asio::experimental::concurrent_channel<void(boost::system::error_code)> bell_;
+  };
+
+  explicit queued_stream(const asio::any_io_executor& ex) : feed_(std::make_shared<feed>(ex)) {}
+  ~queued_stream() override {
+    std::lock_guard lock(feed_->mutex_);
+    if (!feed_->finished_) cancel_locked();
   }
+
+  // What the producer holds: it outlives the stream when the reader leaves early.
+  const std::shared_ptr<feed>& producer() const { return feed_; }
 
   asio::awaitable<generation_piece> next() override {
     for (;;) {
       {
-        std::lock_guard lock(mutex_);
-        if (!pieces_.empty()) {
-          generation_piece p = std::move(pieces_.front());
-          pieces_.pop_front();
+        std::lock_guard lock(feed_->mutex_);
+        if (!feed_->pieces_.empty()) {
+          generation_piece p = std::move(feed_->pieces_.front());
+          feed_->pieces_.pop_front();
           co_return p;
         }
       }
-      co_await bell_.async_receive(asio::use_awaitable);
+      co_await feed_->bell_.async_receive(asio::use_awaitable);
     }
   }
 
   void cancel() override {
-    std::lock_guard lock(mutex_);
-    cancelled_ = true;
-    if (gen_) gen_->cancel();
-  }
-
-  void attach(std::shared_ptr<generation> g) {
-    std::lock_guard lock(mutex_);
-    gen_ = std::move(g);
-    if (cancelled_) gen_->cancel();
+    std::lock_guard lock(feed_->mutex_);
+    cancel_locked();
   }
 
  private:
-  std::mutex mutex_;
-  std::deque<generation_piece> pieces_;
-  std::shared_ptr<generation> gen_;
-  bool cancelled_ = false;
-  asio::experimental::concurrent_channel<void(boost::system::error_code)> bell_;
+  void cancel_locked() {
+    feed_->cancelled_ = true;
+    if (feed_->gen_) feed_->gen_->cancel();
+  }
+
+  std::shared_ptr<feed> feed_;
 };
 
 bool deterministic(const generate_request& r) { return r.temperature == 0.0 || r.seed.has_value(); }
@@ -112,6 +138,8 @@ std::string cache_key(const loaded_model& m, const std::vector<std::int32_t>& pr
     key += '\x1f';
     key += s;
   }
+  key += '\x1f';
+  for (const auto& [token, bias] : r.logit_bias) key += fmt::format("{}:{},", token, bias);
   return key;
 }
 
@@ -463,7 +491,7 @@ asio::awaitable<result<generation_started>> service::start_on(const std::shared_
     if (auto hit = cache_->find(*key)) {
       cache_hits_.inc();
       started.cached = true;
-      stream->push({hit->text, hit->completion_tokens, hit->finish, {}});
+      stream->producer()->push({hit->text, hit->completion_tokens, hit->finish, {}});
       record_usage(req.caller, m->name, started.prompt_tokens, hit->completion_tokens);
       co_return started;
     }
@@ -479,6 +507,7 @@ asio::awaitable<result<generation_started>> service::start_on(const std::shared_
   g.sampling.presence_penalty = req.presence_penalty;
   g.sampling.frequency_penalty = req.frequency_penalty;
   g.sampling.seed = req.seed;
+  g.sampling.logit_bias = req.logit_bias;
   g.max_tokens = req.max_tokens.value_or(0);
   g.stop_tokens = m->stop_tokens;
   g.stop_strings = req.stop;
@@ -490,7 +519,7 @@ asio::awaitable<result<generation_started>> service::start_on(const std::shared_
     std::string text;
   };
   auto acc = std::make_shared<collected>();
-  auto on_event = [this, stream, acc, key, cache = cache_, caller = req.caller, model = m->name,
+  auto on_event = [this, feed = stream->producer(), acc, key, cache = cache_, caller = req.caller, model = m->name,
                    conversation = req.conversation_id, new_turns,
                    prompt_tokens = started.prompt_tokens](generation_event ev) {
     generation_piece piece;
@@ -509,11 +538,11 @@ asio::awaitable<result<generation_started>> service::start_on(const std::shared_
       }
       record_usage(caller, model, prompt_tokens, ev.completion_tokens);
     }
-    stream->push(std::move(piece));
+    feed->push(std::move(piece));
   };
   auto submitted = m->sched->submit(std::move(g), std::move(on_event));
   if (!submitted) co_return std::move(submitted).err();
-  stream->attach(std::move(submitted).value());
+  stream->producer()->attach(std::move(submitted).value());
   co_return started;
 }
 

@@ -2,13 +2,18 @@
 // tiny random-weight model and a byte-level tokenizer written to a temporary folder.
 
 #include <agora/ids.hpp>
+#include <agora/app.hpp>
 #include <agora/testing.hpp>
+#include <inference/api.hpp>
 
 #include "model_fixture.hpp"
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/system_executor.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
@@ -221,6 +226,16 @@ TEST_CASE("bad requests get OpenAI-shaped errors naming the field", "[inference]
   std::string message = too_long.json()["error"]["message"];
   CHECK(message.find("64") != std::string::npos);
 
+  auto outside = c.post("/v1/chat/completions", chat_body({{"logit_bias", {{"300", -100}}}}));  // vocab is 300
+  CHECK(outside.status == 400);
+  CHECK(outside.json()["error"]["param"] == "logit_bias");
+  CHECK(outside.json()["error"]["message"].get<std::string>().find("vocabulary") != std::string::npos);
+  json ban_all = json::object();
+  for (int t = 0; t < 300; ++t) ban_all[std::to_string(t)] = -100;
+  auto banned = c.post("/v1/chat/completions", chat_body({{"logit_bias", ban_all}}));
+  CHECK(banned.status == 400);
+  CHECK(banned.json()["error"]["param"] == "logit_bias");
+
   auto unknown_field = c.post("/v1/chat/completions", chat_body({{"logit_bias_v2", {{"x", 1}}}}));
   CHECK(unknown_field.status == 200);
   // Nothing above harmed the server.
@@ -257,14 +272,19 @@ TEST_CASE("a flood is queued, then refused with 429 and Retry-After, and other r
 }
 
 TEST_CASE("a client that disconnects mid-stream frees its sequence", "[inference][api]") {
-  model_folder m;
-  harness h(with_model(m, {{"modules.inference.max_running", 1}}));
+  model_folder m(16384);  // room for a stream that outlasts the client
+  harness h(with_model(m, {{"modules.inference.max_running", 1}, {"modules.inference.max_context", 16384}}));
   {
     namespace asio = boost::asio;
     asio::io_context io;
     asio::ip::tcp::socket s(io);
     s.connect({asio::ip::make_address("127.0.0.1"), h.port()});
-    std::string body = chat_body({{"stream", true}, {"max_tokens", 400}, {"temperature", 0.9}}).dump();
+    // The stop tokens banned: the stream can only end by the client leaving.
+    std::string body = chat_body({{"stream", true},
+                                  {"max_tokens", 100000},
+                                  {"temperature", 0.9},
+                                  {"logit_bias", {{"2", -100}, {"3", -100}, {"257", -100}}}})
+                           .dump();
     std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
                       std::to_string(body.size()) + "\r\n\r\n" + body;
     asio::write(s, asio::buffer(req));
@@ -280,6 +300,64 @@ TEST_CASE("a client that disconnects mid-stream frees its sequence", "[inference
   // The one slot is free again.
   auto next = c.post("/v1/chat/completions", chat_body());
   CHECK(next.status == 200);
+}
+
+TEST_CASE("a client that disconnects before a whole answer frees its sequence", "[inference][api]") {
+  model_folder m(16384);
+  harness h(with_model(m, {{"modules.inference.max_running", 1}, {"modules.inference.max_context", 16384}}));
+  auto c = h.connect();
+  {
+    namespace asio = boost::asio;
+    asio::io_context io;
+    asio::ip::tcp::socket s(io);
+    s.connect({asio::ip::make_address("127.0.0.1"), h.port()});
+    // The stop tokens banned: the answer can only end by the client leaving.
+    std::string body = chat_body({{"max_tokens", 100000},
+                                  {"temperature", 0.9},
+                                  {"logit_bias", {{"2", -100}, {"3", -100}, {"257", -100}}}})
+                           .dump();
+    std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\n\r\n" + body;
+    asio::write(s, asio::buffer(req));
+    REQUIRE(eventually([&] { return metric(c, "agora_inference_running{model=\"tiny-llama\"}") == 1; }));
+  }  // gone before any answer
+  CHECK(eventually([&] {
+    return metric(c, "agora_inference_finished_total{model=\"tiny-llama\",reason=\"cancelled\"}") >= 1;
+  }));
+  CHECK(eventually([&] { return metric(c, "agora_inference_running{model=\"tiny-llama\"}") == 0; }));
+  CHECK(metric(c, "agora_http_client_gone_total") == 1);
+  CHECK(c.post("/v1/chat/completions", chat_body()).status == 200);  // the one slot is free again
+}
+
+TEST_CASE("a generation whose stream is dropped unread is cancelled", "[inference][api]") {
+  model_folder m(16384);
+  harness h(with_model(m, {{"modules.inference.max_running", 1}, {"modules.inference.max_context", 16384}}));
+  auto c = h.connect();
+  {
+    agora::inference::generate_request g;
+    g.model = "tiny-llama";
+    g.prompt = "Hello";
+    g.max_tokens = 100000;
+    g.temperature = 0.9;
+    g.logit_bias = {{2, -100.0f}, {3, -100.0f}, {257, -100.0f}};  // it cannot stop by itself
+    using started_result = agora::result<agora::inference::generation_started>;
+    std::optional<started_result> started;
+    auto call = [](agora::bus::bus& b, agora::inference::generate_request req,
+                   std::optional<started_result>* out) -> boost::asio::awaitable<void> {
+      auto r = co_await b.call<agora::inference::generate>(std::move(req));
+      out->emplace(std::move(r));
+    };
+    boost::asio::co_spawn(boost::asio::system_executor(), call(h.app().message_bus(), std::move(g), &started),
+                          boost::asio::use_future)
+        .get();
+    REQUIRE(started.has_value());
+    REQUIRE(started->has_value());
+    REQUIRE(eventually([&] { return metric(c, "agora_inference_running{model=\"tiny-llama\"}") == 1; }));
+  }  // the reply and its stream are dropped unread: a caller that went away
+  CHECK(eventually([&] {
+    return metric(c, "agora_inference_finished_total{model=\"tiny-llama\",reason=\"cancelled\"}") == 1;
+  }));
+  CHECK(eventually([&] { return metric(c, "agora_inference_running{model=\"tiny-llama\"}") == 0; }));
 }
 
 TEST_CASE("token usage is recorded per caller and day", "[inference][api]") {

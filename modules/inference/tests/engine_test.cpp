@@ -527,6 +527,38 @@ TEST_CASE("top-k and top-p keep the right tokens of a known distribution", "[inf
   }
 }
 
+TEST_CASE("logit_bias shifts logits and -100 bans a token", "[inference][sampler]") {
+  const auto logits = log_probs({0.1, 0.4, 0.2, 0.3});
+  sampling_params p;
+  SECTION("-100 bans the most likely token, greedy and sampled") {
+    p.logit_bias = {{1, -100.0f}};
+    p.temperature = 0;
+    CHECK(sampler(p, {}).next(logits) == 3);
+    p.temperature = 1.0;
+    auto d = as_map(sampler(p, {}).distribution(logits));
+    CHECK(d.count(1) == 0);
+    CHECK(d[3] == Approx(0.3 / 0.6));
+    sampler s(p, {});
+    for (int i = 0; i < 200; ++i) CHECK(s.next(logits) != 1);
+  }
+  SECTION("a positive bias multiplies the odds by e^bias") {
+    p.logit_bias = {{0, static_cast<float>(std::log(4.0))}};
+    auto d = as_map(sampler(p, {}).distribution(logits));
+    CHECK(d[0] == Approx(0.4 / 1.3));
+    CHECK(d[1] == Approx(0.4 / 1.3));
+  }
+  SECTION("ids beyond the logits are ignored here (the scheduler refuses them)") {
+    p.logit_bias = {{99, 5.0f}};
+    CHECK(sampler(p, {}).distribution(logits).size() == 4);
+  }
+  SECTION("out of range is refused naming the field") {
+    p.logit_bias = {{1, 100.5f}};
+    CHECK_THROWS_WITH(sampler(p, {}), Contains("logit_bias"));
+    p.logit_bias = {{-1, 1.0f}};
+    CHECK_THROWS_WITH(sampler(p, {}), Contains("logit_bias"));
+  }
+}
+
 TEST_CASE("penalties follow Hugging Face and OpenAI semantics", "[inference][sampler]") {
   std::vector<float> logits = {2.0f, -2.0f, 1.0f, 0.5f};
   auto probs_of = [](std::vector<float> l) {

@@ -1,5 +1,6 @@
 #include "openai.hpp"
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -347,6 +348,32 @@ TEST_CASE("stop is a string or up to four non-empty strings", "[inference][opena
   r = oa::parse_chat_request(body);
   REQUIRE_FALSE(r);
   CHECK(r.err().message == "stop: at most 4 sequences are allowed, got 5");
+}
+
+TEST_CASE("logit_bias maps token ids to biases in [-100, 100]", "[inference][openai]") {
+  auto body = chat_body();
+  body["logit_bias"] = {{"257", -100}, {"7", 2.5}, {"0", 100}};
+  auto r = oa::parse_chat_request(body);
+  REQUIRE(r);
+  auto bias = r->sampling.logit_bias;
+  std::sort(bias.begin(), bias.end());
+  REQUIRE(bias.size() == 3);
+  CHECK(bias[0] == std::pair<std::int32_t, float>{0, 100.0f});
+  CHECK(bias[1] == std::pair<std::int32_t, float>{7, 2.5f});
+  CHECK(bias[2] == std::pair<std::int32_t, float>{257, -100.0f});
+
+  expect_chat_refused("logit_bias", json::array({1, 2}), "logit_bias", "invalid_type");
+  expect_chat_refused("logit_bias", "50256", "logit_bias", "invalid_type");
+  expect_chat_refused("logit_bias", {{"abc", 1}}, "logit_bias.abc", "invalid_value");
+  expect_chat_refused("logit_bias", {{"-3", 1}}, "logit_bias.-3", "invalid_value");
+  expect_chat_refused("logit_bias", {{"12x", 1}}, "logit_bias.12x", "invalid_value");
+  expect_chat_refused("logit_bias", {{"99999999999", 1}}, "logit_bias.99999999999", "invalid_value");
+  expect_chat_refused("logit_bias", {{"5", 101}}, "logit_bias.5", "invalid_value");
+  expect_chat_refused("logit_bias", {{"5", -100.5}}, "logit_bias.5", "invalid_value");
+  expect_chat_refused("logit_bias", {{"5", "1"}}, "logit_bias.5", "invalid_type");
+  json many = json::object();
+  for (int i = 0; i < 1025; ++i) many[std::to_string(i)] = 1;
+  expect_chat_refused("logit_bias", many, "logit_bias", "invalid_value");
 }
 
 TEST_CASE("n other than 1 is refused", "[inference][openai]") {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace agora::inference {
@@ -36,6 +37,8 @@ struct generate_request {
   double presence_penalty = 0.0;
   double frequency_penalty = 0.0;
   std::optional<std::uint64_t> seed;
+  // OpenAI's logit_bias: (token id, bias in [-100, 100]); -100 bans the token.
+  std::vector<std::pair<std::int32_t, float>> logit_bias;
   std::vector<std::string> stop;
   std::string caller = "anonymous";  // whose usage this is
   // Continue a stored conversation: its messages come before `messages`, and this
