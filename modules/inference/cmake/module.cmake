@@ -11,7 +11,8 @@ if(AGORA_WITH_TORCH)
     PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
   target_link_libraries(agora_inference
     PUBLIC agora_core
-    PRIVATE agora_inference_engine agora_openai agora_tokenizer agora_chat_template)
+    PRIVATE agora_inference_engine agora_openai agora_tokenizer agora_chat_template
+            agora_catalog)  # catalog's door only (<catalog/api.hpp>): grounding searches it over the bus
   agora_embed_migrations(agora_inference agora::inference::db
     ${CMAKE_CURRENT_SOURCE_DIR}/migrations/0001_init.sql
     ${CMAKE_CURRENT_SOURCE_DIR}/migrations/0002_conversations.sql)

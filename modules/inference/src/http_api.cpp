@@ -155,7 +155,16 @@ asio::awaitable<http::response> run(bus::bus& b, milliseconds timeout, http::req
   // Another model answered (the asked one's queue was full): say so plainly; the body's
   // `model` names the one that did.
   const std::string fallback_from = started->fallback_from;
-  auto mark_fallback = [&fallback_from](http::response& res) {
+  // Grounding: which products went into the context, or that the catalog was not there.
+  std::string grounding;
+  if (o.grounding > 0) {
+    for (const auto& id : started->grounded) grounding += (grounding.empty() ? "" : ",") + id;
+    if (grounding.empty()) grounding = started->grounding_unavailable ? "unavailable" : "none";
+  }
+  const bool grounding_degraded = started->grounding_unavailable;
+  auto mark_fallback = [&fallback_from, &grounding, grounding_degraded](http::response& res) {
+    if (!grounding.empty()) res.set("X-Grounding", grounding);
+    if (grounding_degraded) res.set("X-Degraded", "grounding-unavailable");
     if (fallback_from.empty()) return;
     res.set("X-Fallback-From", fallback_from);
     res.set("X-Degraded", "fallback-model");
@@ -192,6 +201,7 @@ asio::awaitable<http::response> chat_completions(bus::bus& b, milliseconds timeo
   auto messages = openai::to_template_messages(req->messages);
   for (const auto& m : messages) g.messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
   g.conversation_id = req->conversation_id;
+  g.grounding = req->grounding;
   co_return co_await run(b, timeout, ctx, std::move(g), *req, true);
 }
 

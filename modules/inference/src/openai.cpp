@@ -173,6 +173,21 @@ request_options common_fields(const json& body) {
 
   if (auto n = integer_field(body, "n"); n && *n != 1) fail("n", "only 1 is supported", "unsupported_value");
   o.user = string_field(body, "user");
+  if (const json* g = member(body, "grounding")) {
+    if (g->is_boolean()) {
+      o.grounding = g->get<bool>() ? 5 : 0;
+    } else if (g->is_object()) {
+      const json* n = member(*g, "products");
+      if (!n) fail("grounding.products", "is required in a grounding object", "missing_required_parameter");
+      if (!n->is_number_integer()) wrong_type("grounding.products", "an integer", *n);
+      const auto count = n->get<std::int64_t>();
+      if (count < 1 || count > 20)
+        fail("grounding.products", fmt::format("must be between 1 and 20, got {}", count), "invalid_value");
+      o.grounding = count;
+    } else {
+      wrong_type("grounding", "a boolean or an object {\"products\": n}", *g);
+    }
+  }
   o.conversation_id = string_field(body, "conversation_id");
   if (o.conversation_id && o.conversation_id->empty())
     fail("conversation_id", "must not be empty", "invalid_value");

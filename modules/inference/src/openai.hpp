@@ -90,6 +90,10 @@ struct request_options {
   bool include_usage = false;  // stream_options.include_usage; only with stream
   std::optional<std::string> user;
   std::optional<std::string> conversation_id;  // extension: continue a stored conversation
+  // Extension (chat): put up to this many of the store's products that match the last
+  // user message into the context. "grounding": true is 5, {"products": n} is n in
+  // [1, 20], false or absent is none.
+  std::int64_t grounding = 0;
 };
 
 struct chat_request : request_options {

@@ -1,5 +1,7 @@
 #include "service.hpp"
 
+#include <catalog/api.hpp>
+
 #include "conversations.hpp"
 
 #include <agora/ids.hpp>
@@ -15,6 +17,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <deque>
 #include <fstream>
 #include <sstream>
@@ -124,6 +128,37 @@ class queued_stream final : public generation_stream {
 
   std::shared_ptr<feed> feed_;
 };
+
+// A price as people read it: ISO 4217 minor units with the currency's exponent.
+std::string format_price(const catalog::money& m) {
+  static constexpr std::array<std::string_view, 16> whole = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW",
+                                                             "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"};
+  static constexpr std::array<std::string_view, 7> thousandths = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"};
+  const auto in = [&](const auto& list) { return std::find(list.begin(), list.end(), m.currency) != list.end(); };
+  const int digits = in(whole) ? 0 : in(thousandths) ? 3 : 2;
+  if (digits == 0) return fmt::format("{} {}", m.amount, m.currency);
+  const std::int64_t scale = digits == 3 ? 1000 : 100;
+  return fmt::format("{}.{:0{}} {}", m.amount / scale, m.amount % scale, digits, m.currency);
+}
+
+// At most `words` words and `bytes` bytes of text, cut at a word boundary: what the
+// catalog's search accepts from a chat message.
+std::string search_text(std::string_view text, std::size_t words, std::size_t bytes) {
+  std::string out;
+  std::size_t count = 0, i = 0;
+  while (i < text.size() && count < words) {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    std::size_t start = i;
+    while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    if (i == start) break;
+    const auto word = text.substr(start, i - start);
+    if (out.size() + word.size() + 1 > bytes) break;
+    if (!out.empty()) out += ' ';
+    out += word;
+    ++count;
+  }
+  return out;
+}
 
 bool deterministic(const generate_request& r) { return r.temperature == 0.0 || r.seed.has_value(); }
 
@@ -408,6 +443,38 @@ asio::awaitable<result<model_info>> service::set_fallback_model(set_fallback_req
   co_return info(*m);
 }
 
+asio::awaitable<service::grounding> service::ground(const generate_request& req) {
+  grounding out;
+  auto last_user = std::find_if(req.messages.rbegin(), req.messages.rend(),
+                                [](const chat_turn& t) { return t.role == "user"; });
+  if (last_user == req.messages.rend()) co_return out;
+  catalog::search_products_request q;
+  q.query = search_text(last_user->content, 32, 500);
+  q.limit = req.grounding;
+  if (q.query.empty()) co_return out;
+  bus::request_options opts(std::chrono::milliseconds(2000));
+  auto found = co_await ctx_.bus().call<catalog::search_products>(std::move(q), std::move(opts));
+  if (!found) {
+    // A question the search cannot take (no words, say) grounds on nothing; a catalog
+    // that is down or slow makes the answer degraded, not failed.
+    out.unavailable = found.err().code != errc::invalid_argument;
+    if (out.unavailable)
+      log::warn("inference", "grounding: the catalog search failed", {{"error", found.err().message}});
+    co_return out;
+  }
+  if (found->data.empty()) co_return out;
+  out.context =
+      "Products of this store that match the customer's question (answer from these; do not invent products, "
+      "prices or stock):\n";
+  for (const auto& hit : found->data) {
+    const auto& p = hit.item;
+    out.context += fmt::format("- {} (SKU {}, {}){}{}\n", p.name, p.sku, format_price(p.price),
+                               hit.snippet.empty() ? "" : ": ", hit.snippet);
+    out.ids.push_back(p.id);
+  }
+  co_return out;
+}
+
 result<std::vector<std::int32_t>> service::render(const loaded_model& m, const generate_request& req) const {
   if (req.messages.empty()) return m.tok->encode(req.prompt, /*add_special_tokens=*/true);
   if (!m.tmpl) return error{errc::invalid_argument, fmt::format("model '{}' has no chat template; use /v1/completions", m.name), {{"messages", "this model has no chat template"}}};
@@ -451,6 +518,17 @@ asio::awaitable<result<generation_started>> service::generate(generate_request r
     history.insert(history.end(), req.messages.begin(), req.messages.end());
     req.messages = std::move(history);
   }
+  // Grounding: the store's matching products go first, as (or into) the system message.
+  grounding grounded;
+  if (req.grounding > 0 && !req.messages.empty()) {
+    grounded = co_await ground(req);
+    if (!grounded.context.empty()) {
+      if (req.messages.front().role == "system")
+        req.messages.front().content += "\n\n" + grounded.context;
+      else
+        req.messages.insert(req.messages.begin(), chat_turn{"system", grounded.context});
+    }
+  }
   // A full queue (or a model being unloaded) sends the request down the fallback chain.
   const std::string asked = m->name;
   std::vector<std::string> tried;
@@ -459,6 +537,8 @@ asio::awaitable<result<generation_started>> service::generate(generate_request r
     auto started = co_await start_on(m, req, new_turns);
     if (started) {
       if (m->name != asked) started->fallback_from = asked;
+      started->grounded = std::move(grounded.ids);
+      started->grounding_unavailable = grounded.unavailable;
       co_return started;
     }
     const bool overloaded =

@@ -75,6 +75,13 @@ class service {
   result<std::vector<std::int32_t>> render(const loaded_model& m, const generate_request& req) const;
   // Why `fallback` cannot be `model`'s fallback (not loaded, itself, a cycle); nullopt if it can.
   std::optional<error> check_fallback(std::string_view model, std::string_view fallback);
+  // The store's products matching the last user message, as a system message's text.
+  struct grounding {
+    std::string context;            // empty: nothing to add
+    std::vector<std::string> ids;   // the products in it
+    bool unavailable = false;       // the catalog could not be asked
+  };
+  asio::awaitable<grounding> ground(const generate_request& req);
   // One try at starting req on m: render, the response cache, the scheduler's queue.
   asio::awaitable<result<generation_started>> start_on(const std::shared_ptr<loaded_model>& m, const generate_request& req,
                                                        const std::vector<chat_turn>& new_turns);

@@ -625,3 +625,65 @@ TEST_CASE("a full queue sends requests on to the fallback model, marked as degra
   CHECK(primary + fallback + refused == clients);
   CHECK(metric(c, "agora_inference_fallbacks_total") == fallback + refused);
 }
+
+TEST_CASE("grounding puts the store's matching products into the context", "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m));
+  auto c = h.connect();
+  auto lamp = c.post("/v1/products", {{"sku", "LAMP-1"},
+                                      {"name", "Brass desk lamp"},
+                                      {"description", "A warm reading light"},
+                                      {"price", {{"amount", 1999}, {"currency", "EUR"}}}});
+  REQUIRE(lamp.status == 201);
+  auto mug = c.post("/v1/products", {{"sku", "MUG-1"}, {"name", "Coffee mug"}, {"price", {{"amount", 500}, {"currency", "JPY"}}}});
+  REQUIRE(mug.status == 201);
+  const std::string lamp_id = lamp.json()["id"], mug_id = mug.json()["id"];
+
+  auto ask = [&](const std::string& question, json grounding) {
+    json body = chat_body({{"messages", {{{"role", "user"}, {"content", question}}}}, {"max_tokens", 1}});
+    if (!grounding.is_null()) body["grounding"] = grounding;
+    return c.post("/v1/chat/completions", body);
+  };
+  auto plain = ask("Do you sell a desk lamp?", nullptr);
+  REQUIRE(plain.status == 200);
+  CHECK(plain.header("x-grounding").empty());
+
+  auto grounded = ask("Do you sell a desk lamp?", true);
+  REQUIRE(grounded.status == 200);
+  CHECK(grounded.header("x-grounding") == lamp_id);
+  // The byte-level tokenizer counts bytes: the product's line went into the prompt.
+  const auto extra = grounded.json()["usage"]["prompt_tokens"].get<int>() - plain.json()["usage"]["prompt_tokens"].get<int>();
+  CHECK(extra > 100);
+  CHECK(grounded.header("x-degraded").empty());
+
+  // Either word matches: both products, or as many as asked for.
+  auto both = ask("mug or lamp", json{{"products", 5}});
+  REQUIRE(both.status == 200);
+  const auto ids = both.header("x-grounding");
+  CHECK(ids.find(lamp_id) != std::string::npos);
+  CHECK(ids.find(mug_id) != std::string::npos);
+  auto one = ask("mug or lamp", json{{"products", 1}});
+  CHECK(one.header("x-grounding").find(',') == std::string::npos);
+  CHECK(one.header("x-grounding").rfind("prod_", 0) == 0);
+
+  CHECK(ask("unicorn saddles", true).header("x-grounding") == "none");
+  auto wordless = ask("?!", true);  // nothing the search can take: answered, ungrounded
+  CHECK(wordless.status == 200);
+  CHECK(wordless.header("x-grounding") == "none");
+  CHECK(ask("desk lamp", false).header("x-grounding").empty());
+
+  CHECK(ask("lamp", "yes").json()["error"]["param"] == "grounding");
+  CHECK(ask("lamp", json{{"products", 0}}).json()["error"]["param"] == "grounding.products");
+  CHECK(ask("lamp", json{{"products", 21}}).status == 400);
+  CHECK(ask("lamp", json::object()).json()["error"]["param"] == "grounding.products");
+}
+
+TEST_CASE("without a catalog, grounding is reported unavailable and the answer still comes", "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m, {{"modules.enabled", json::array({"inference"})}}));
+  auto c = h.connect();
+  auto r = c.post("/v1/chat/completions", chat_body({{"grounding", true}}));
+  REQUIRE(r.status == 200);
+  CHECK(r.header("x-grounding") == "unavailable");
+  CHECK(r.header("x-degraded") == "grounding-unavailable");
+}

@@ -44,6 +44,9 @@ struct generate_request {
   // Continue a stored conversation: its messages come before `messages`, and this
   // exchange is appended to it when the generation finishes (stop or length).
   std::optional<std::string> conversation_id;
+  // > 0 (chat only): search the store's catalog for the last user message and put up to
+  // this many matching products into the context, as a system message.
+  std::int64_t grounding = 0;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
@@ -74,6 +77,10 @@ struct generation_started {
   // The model asked for, when its queue was full and its fallback (model_info::fallback)
   // took the request instead; empty otherwise.
   std::string fallback_from;
+  // With grounding asked for: the ids of the products put into the context (empty: none
+  // matched), or grounding_unavailable when the catalog could not be asked.
+  std::vector<std::string> grounded;
+  bool grounding_unavailable = false;
   std::shared_ptr<generation_stream> stream;
 };
 
