@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -61,8 +62,13 @@ int main(int argc, char** argv) {
   std::size_t prompt_len = 128;
   int decode_steps = 32;
   int repeats = 3;
+  std::string save;  // --save DIR: keep the model there (benchmarks/inference/llamacpp.sh runs it too)
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
+    if (k == "--save") {
+      save = argv[i + 1];
+      continue;
+    }
     long v = std::strtol(argv[i + 1], nullptr, 10);
     if (k == "--prompt") prompt_len = static_cast<std::size_t>(v);
     else if (k == "--steps") decode_steps = static_cast<int>(v);
@@ -71,12 +77,13 @@ int main(int argc, char** argv) {
     else if (k == "--hidden") spec.hidden = v;
   }
 
-  testing::temp_dir dir;
-  testing::write_model(dir.path(), spec);
+  testing::temp_dir temp;
+  const std::filesystem::path dir = save.empty() ? temp.path() : std::filesystem::path(save);
+  testing::write_model(dir, spec);
   model_options options;
   options.max_sequences = 8;
   options.max_context = static_cast<std::int64_t>(prompt_len) + decode_steps + 8;
-  auto m = model::load(dir.path(), options);
+  auto m = model::load(dir, options);
   const auto& c = m->config();
   const auto hd = c.head_dim;
   const std::int64_t params = c.num_hidden_layers * (c.hidden_size * (c.num_attention_heads + 2 * c.num_key_value_heads) * hd +
