@@ -97,6 +97,23 @@ double metric(agora::testing::client& c, const std::string& series) {
   return std::stod(text.substr(at + series.size() + 2));
 }
 
+// Sends a chat request that can only end by the client leaving (its stop tokens banned,
+// no token limit short of the context) on a raw socket, which the caller closes.
+boost::asio::ip::tcp::socket send_endless_chat(boost::asio::io_context& io, std::uint16_t port, bool stream) {
+  namespace asio = boost::asio;
+  asio::ip::tcp::socket s(io);
+  s.connect({asio::ip::make_address("127.0.0.1"), port});
+  std::string body = chat_body({{"stream", stream},
+                                {"max_tokens", 100000},
+                                {"temperature", 0.9},
+                                {"logit_bias", {{"2", -100}, {"3", -100}, {"257", -100}}}})
+                         .dump();
+  std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body;
+  asio::write(s, asio::buffer(req));
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("models are listed and looked up by their folder's name", "[inference][api]") {
@@ -275,21 +292,10 @@ TEST_CASE("a client that disconnects mid-stream frees its sequence", "[inference
   model_folder m(16384);  // room for a stream that outlasts the client
   harness h(with_model(m, {{"modules.inference.max_running", 1}, {"modules.inference.max_context", 16384}}));
   {
-    namespace asio = boost::asio;
-    asio::io_context io;
-    asio::ip::tcp::socket s(io);
-    s.connect({asio::ip::make_address("127.0.0.1"), h.port()});
-    // The stop tokens banned: the stream can only end by the client leaving.
-    std::string body = chat_body({{"stream", true},
-                                  {"max_tokens", 100000},
-                                  {"temperature", 0.9},
-                                  {"logit_bias", {{"2", -100}, {"3", -100}, {"257", -100}}}})
-                           .dump();
-    std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
-                      std::to_string(body.size()) + "\r\n\r\n" + body;
-    asio::write(s, asio::buffer(req));
+    boost::asio::io_context io;
+    auto s = send_endless_chat(io, h.port(), true);
     std::array<char, 512> buf{};
-    auto n = s.read_some(asio::buffer(buf));  // the head and the first events
+    auto n = s.read_some(boost::asio::buffer(buf));  // the head and the first events
     CHECK(std::string(buf.data(), n).find("200 OK") != std::string::npos);
   }  // gone
   auto c = h.connect();
@@ -307,18 +313,8 @@ TEST_CASE("a client that disconnects before a whole answer frees its sequence", 
   harness h(with_model(m, {{"modules.inference.max_running", 1}, {"modules.inference.max_context", 16384}}));
   auto c = h.connect();
   {
-    namespace asio = boost::asio;
-    asio::io_context io;
-    asio::ip::tcp::socket s(io);
-    s.connect({asio::ip::make_address("127.0.0.1"), h.port()});
-    // The stop tokens banned: the answer can only end by the client leaving.
-    std::string body = chat_body({{"max_tokens", 100000},
-                                  {"temperature", 0.9},
-                                  {"logit_bias", {{"2", -100}, {"3", -100}, {"257", -100}}}})
-                           .dump();
-    std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
-                      std::to_string(body.size()) + "\r\n\r\n" + body;
-    asio::write(s, asio::buffer(req));
+    boost::asio::io_context io;
+    auto s = send_endless_chat(io, h.port(), false);
     REQUIRE(eventually([&] { return metric(c, "agora_inference_running{model=\"tiny-llama\"}") == 1; }));
   }  // gone before any answer
   CHECK(eventually([&] {

@@ -70,21 +70,7 @@ void check_against_reference(const fixture_spec& spec, double tolerance = 1e-4) 
   }
 }
 
-fixture_spec llama3_spec() {
-  fixture_spec s;
-  s.head_dim = 32;
-  s.hidden = 64;
-  s.heads = 4;
-  s.kv_heads = 1;
-  s.tie = true;
-  s.rope_theta = 500000.0;
-  s.rope_scaling = {{"rope_type", "llama3"},
-                    {"factor", 8.0},
-                    {"low_freq_factor", 1.0},
-                    {"high_freq_factor", 4.0},
-                    {"original_max_position_embeddings", 64}};
-  return s;
-}
+fixture_spec llama3_spec() { return llama3_quirks(fixture_spec{}); }
 
 std::string load_error(const temp_dir& dir) {
   try {

@@ -121,6 +121,19 @@ std::map<std::string, at::Tensor> make_weights(const fixture_spec& s) {
   return w;
 }
 
+fixture_spec llama3_quirks(fixture_spec s) {
+  s.head_dim = 32;
+  s.kv_heads = 1;
+  s.tie = true;
+  s.rope_theta = 500000.0;
+  s.rope_scaling = {{"rope_type", "llama3"},
+                    {"factor", 8.0},
+                    {"low_freq_factor", 1.0},
+                    {"high_freq_factor", 4.0},
+                    {"original_max_position_embeddings", 64}};
+  return s;
+}
+
 std::vector<named_spec> reference_specs() {
   fixture_spec base;
   base.vocab = 128;
@@ -137,15 +150,7 @@ std::vector<named_spec> reference_specs() {
     s.seed = 11;
   });
   add("llama3", [](fixture_spec& s) {
-    s.head_dim = 32;
-    s.kv_heads = 1;
-    s.tie = true;
-    s.rope_theta = 500000.0;
-    s.rope_scaling = {{"rope_type", "llama3"},
-                      {"factor", 8.0},
-                      {"low_freq_factor", 1.0},
-                      {"high_freq_factor", 4.0},
-                      {"original_max_position_embeddings", 64}};
+    s = llama3_quirks(s);
     s.seed = 13;
   });
   add("llama-linear-rope", [](fixture_spec& s) {

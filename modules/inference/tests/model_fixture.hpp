@@ -40,6 +40,10 @@ struct fixture_spec {
 
 // The models whose logits are checked against llama.cpp (tests/reference/llamacpp/):
 // one per architecture and quirk, float32, named as the reference files are.
+// Llama 3's quirks on `base`: rope scaling (llama3 type, a small original context so
+// short prompts reach the scaled band), one KV head, tied embeddings, explicit head_dim.
+fixture_spec llama3_quirks(fixture_spec base);
+
 struct named_spec {
   std::string name;
   fixture_spec spec;
