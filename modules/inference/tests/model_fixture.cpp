@@ -302,6 +302,17 @@ void write_byte_tokenizer(const std::filesystem::path& dir) {
   };
   write_text(dir / "tokenizer.json", tokenizer.dump(2));
   write_text(dir / "tokenizer_config.json", config.dump(2));
+  // The model's own bos/eos become the tokenizer's, so a generation stops at "<|end|>"
+  // and nowhere else (write_model's 1 and 2/3 are bytes here).
+  write_text(dir / "generation_config.json",
+             nlohmann::json{{"bos_token_id", byte_tokenizer_begin}, {"eos_token_id", byte_tokenizer_end}}.dump());
+  if (std::filesystem::exists(dir / "config.json")) {
+    std::ifstream in(dir / "config.json");
+    auto model_config = nlohmann::json::parse(in);
+    model_config["bos_token_id"] = byte_tokenizer_begin;
+    model_config["eos_token_id"] = byte_tokenizer_end;
+    write_text(dir / "config.json", model_config.dump(2));
+  }
 }
 
 at::Tensor reference_logits(const fixture_spec& s, const std::map<std::string, at::Tensor>& weights,

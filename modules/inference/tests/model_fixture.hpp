@@ -79,7 +79,8 @@ inline constexpr std::int64_t byte_tokenizer_vocab = 261;
 // whose ids 0..255 are the bytes (as GPT-2's byte-to-unicode characters, so any text
 // round-trips), with no merges, followed by the special tokens above; the config names
 // bos and eos and carries a chat template that renders
-// "<|begin|><|role|>content<|end|>...<|assistant|>".
+// "<|begin|><|role|>content<|end|>...<|assistant|>". Call it after write_model: it sets
+// the model's bos/eos (config.json, generation_config.json) to the tokenizer's.
 void write_byte_tokenizer(const std::filesystem::path& dir);
 
 // Logits of every position for tokens, computed naively in float64 straight from the

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model.hpp"
+#include "model_config.hpp"
 #include "model_fixture.hpp"
 #include "tokenizer.hpp"
 
@@ -222,6 +223,14 @@ TEST_CASE("the byte tokenizer fixture loads, round-trips text and knows its spec
   CHECK(tok.token_id("<|assistant|>") == byte_tokenizer_assistant);
   CHECK(tok.token_id("<|system|>") == byte_tokenizer_system);
   CHECK(tok.is_special(byte_tokenizer_assistant));
+
+  // Paired with a model, the model stops where the tokenizer says: at "<|end|>" only.
+  temp_dir with_model;
+  write_model(with_model.path(), tiny_spec());
+  write_byte_tokenizer(with_model.path());
+  const auto paired = model_config::from_folder(with_model.path());
+  CHECK(paired.eos_token_ids == std::vector<std::int32_t>{byte_tokenizer_end});
+  CHECK(paired.bos_token_id == byte_tokenizer_begin);
 
   const std::string text = "Hello, wörld!\n\ttabs  and 🙂 emoji, \x01 control";
   const auto ids = tok.encode(text);
