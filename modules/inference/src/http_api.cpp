@@ -162,7 +162,8 @@ asio::awaitable<http::response> run(bus::bus& b, milliseconds timeout, http::req
     if (grounding.empty()) grounding = started->grounding_unavailable ? "unavailable" : "none";
   }
   const bool grounding_degraded = started->grounding_unavailable;
-  auto mark_fallback = [&fallback_from, &grounding, grounding_degraded](http::response& res) {
+  // What the answer rests on: grounding and fallback headers, on whole and streamed answers.
+  auto mark_sources = [&fallback_from, &grounding, grounding_degraded](http::response& res) {
     if (!grounding.empty()) res.set("X-Grounding", grounding);
     if (grounding_degraded) res.set("X-Degraded", "grounding-unavailable");
     if (fallback_from.empty()) return;
@@ -176,7 +177,7 @@ asio::awaitable<http::response> run(bus::bus& b, milliseconds timeout, http::req
     openai::response_meta plain = meta;
     http::response res =
         co_await whole(std::move(started->stream), plain, chat, started->prompt_tokens, started->cached);
-    mark_fallback(res);
+    mark_sources(res);
     co_return res;
   }
   ctx.stream = [stream = std::move(started->stream), meta, chat,
@@ -186,7 +187,7 @@ asio::awaitable<http::response> run(bus::bus& b, milliseconds timeout, http::req
   http::response res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "text/event-stream");
   res.set("X-Cache", cache);
-  mark_fallback(res);
+  mark_sources(res);
   co_return res;
 }
 
@@ -224,6 +225,14 @@ asio::awaitable<result<model_list>> fetch_models(bus::bus& b, milliseconds timeo
 }  // namespace
 
 namespace {
+// The "fallback" of a model body: a loaded model's id, or null / absent for none ("").
+openai::parsed<std::string> fallback_field(const nlohmann::json& j) {
+  if (!j.contains("fallback") || j["fallback"].is_null()) return std::string();
+  if (!j["fallback"].is_string() || j["fallback"].get<std::string>().empty())
+    return openai::invalid_request("fallback", "expected a loaded model's id or null", "invalid_value");
+  return j["fallback"].get<std::string>();
+}
+
 // OpenAI's model object plus agora's fields (OpenAI clients ignore unknown keys).
 nlohmann::json model_json(const model_info& m) {
   openai::model_card card{m.id, m.created};
@@ -265,11 +274,9 @@ asio::awaitable<http::response> register_model(bus::bus& b, milliseconds timeout
       co_return error_response(openai::invalid_request("default", "expected a boolean", "invalid_type"));
     req.make_default = j["default"].get<bool>();
   }
-  if (j.contains("fallback") && !j["fallback"].is_null()) {
-    if (!j["fallback"].is_string() || j["fallback"].get<std::string>().empty())
-      co_return error_response(openai::invalid_request("fallback", "expected a loaded model's id or null", "invalid_value"));
-    req.fallback = j["fallback"].get<std::string>();
-  }
+  auto fallback = fallback_field(j);
+  if (!fallback) co_return error_response(fallback.err());
+  req.fallback = std::move(fallback).value();
   // Loading reads every weight: allow it far longer than an ordinary bus call.
   bus::request_options opts{std::max(timeout, milliseconds(600'000)), ctx.tr};
   auto loaded = co_await b.call<inference::register_model>(std::move(req), std::move(opts));
@@ -303,11 +310,9 @@ asio::awaitable<http::response> set_fallback_model(bus::bus& b, milliseconds tim
   req.id = std::string(ctx.param("id").value_or(""));
   if (!j.contains("fallback"))
     co_return error_response(openai::invalid_request("fallback", "required: a loaded model's id, or null to clear", "missing"));
-  if (!j["fallback"].is_null()) {
-    if (!j["fallback"].is_string() || j["fallback"].get<std::string>().empty())
-      co_return error_response(openai::invalid_request("fallback", "expected a loaded model's id or null", "invalid_value"));
-    req.fallback = j["fallback"].get<std::string>();
-  }
+  auto fallback = fallback_field(j);
+  if (!fallback) co_return error_response(fallback.err());
+  req.fallback = std::move(fallback).value();
   bus::request_options opts{timeout, ctx.tr};
   const std::string id = req.id;
   auto r = co_await b.call<inference::set_fallback_model>(std::move(req), std::move(opts));

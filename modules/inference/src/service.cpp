@@ -370,13 +370,13 @@ asio::awaitable<result<model_info>> service::register_model(register_model_reque
   if (!loaded) co_return std::move(loaded).err();
   auto m = std::move(loaded).value();
   if (find(m->name)) {  // registered meanwhile by another request
-    auto drop = [m]() mutable { m->sched->stop(); m.reset(); };
-    asio::post(loader_, std::move(drop));
-    co_return error{errc::conflict, fmt::format("a model named '{}' is already loaded", m->name), {{"name", "already loaded"}}};
+    error clash{errc::conflict, fmt::format("a model named '{}' is already loaded", m->name), {{"name", "already loaded"}}};
+    drop_later(std::move(m));
+    co_return clash;
   }
   if (!req.fallback.empty()) {
     if (auto bad = check_fallback(m->name, req.fallback)) {  // unloaded meanwhile
-      asio::post(loader_, [m]() mutable { m->sched->stop(); m.reset(); });
+      drop_later(std::move(m));
       co_return std::move(*bad);
     }
     m->fallback = req.fallback;
@@ -394,12 +394,7 @@ asio::awaitable<result<model_unloaded>> service::unload_model(model_ref req, con
   if (it == models_.end()) co_return error::not_found(fmt::format("the model '{}' does not exist", req.id));
   auto m = std::move(*it);
   models_.erase(it);
-  // Its running sequences end (cancelled) and its weights are freed off this strand.
-  auto drop = [m]() mutable {
-    m->sched->stop();
-    m.reset();
-  };
-  asio::post(loader_, std::move(drop));
+  drop_later(std::move(m));
   for (auto& other : models_) {
     if (other->fallback != req.id) continue;
     log::warn("inference", "fallback cleared: its model was unloaded", {{"model", other->name}, {"fallback", req.id}});
@@ -686,6 +681,14 @@ asio::awaitable<result<conversation_deleted>> service::delete_conversation(conve
   if (!removed) co_return std::move(removed).err();
   if (!removed.value()) co_return error::not_found("no conversation has this id");
   co_return conversation_deleted{req.id};
+}
+
+void service::drop_later(std::shared_ptr<loaded_model> m) {
+  auto drop = [m = std::move(m)]() mutable {
+    m->sched->stop();
+    m.reset();
+  };
+  asio::post(loader_, std::move(drop));
 }
 
 template <class F>

@@ -89,6 +89,9 @@ class service {
   // waits for these. `what` names it in the warning logged if it fails.
   template <class F>
   void write_later(F job, std::string_view what);
+  // Stops m's engine (its running sequences end, cancelled) and frees its weights on the
+  // loader thread, off this strand.
+  void drop_later(std::shared_ptr<loaded_model> m);
   void append_to_conversation(std::string id, std::vector<chat_turn> turns);
   void record_usage(std::string caller, std::string model, std::int64_t prompt_tokens, std::int64_t completion_tokens);
 
