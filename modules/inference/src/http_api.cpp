@@ -165,10 +165,12 @@ asio::awaitable<http::response> run(bus::bus& b, milliseconds timeout, http::req
   // What the answer rests on: grounding and fallback headers, on whole and streamed answers.
   auto mark_sources = [&fallback_from, &grounding, grounding_degraded](http::response& res) {
     if (!grounding.empty()) res.set("X-Grounding", grounding);
-    if (grounding_degraded) res.set("X-Degraded", "grounding-unavailable");
-    if (fallback_from.empty()) return;
-    res.set("X-Fallback-From", fallback_from);
-    res.set("X-Degraded", "fallback-model");
+    std::string degraded = grounding_degraded ? "grounding-unavailable" : "";
+    if (!fallback_from.empty()) {
+      res.set("X-Fallback-From", fallback_from);
+      degraded += degraded.empty() ? "fallback-model" : ", fallback-model";
+    }
+    if (!degraded.empty()) res.set("X-Degraded", degraded);
   };
   if (!o.stream) {
     // A client that leaves stops the generation at once, whatever the handler awaits.

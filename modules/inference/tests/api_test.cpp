@@ -683,3 +683,35 @@ TEST_CASE("without a catalog, grounding is reported unavailable and the answer s
   CHECK(r.header("x-grounding") == "unavailable");
   CHECK(r.header("x-degraded") == "grounding-unavailable");
 }
+
+TEST_CASE("an answer degraded twice says both: no catalog to ground it, and a fallback model", "[inference][api]") {
+  model_folder m;
+  model_folder other;
+  harness h(with_model(m, {{"modules.enabled", json::array({"inference"})},
+                           {"modules.inference.max_running", 1},
+                           {"modules.inference.max_waiting", 1}}));
+  auto c = h.connect();
+  REQUIRE(c.post("/v1/models", {{"path", other.dir.string()}, {"name", "backup"}}).status == 201);
+  REQUIRE(c.put("/v1/models/tiny-llama/fallback", {{"fallback", "backup"}}).status == 200);
+  std::vector<std::future<agora::testing::reply>> replies;
+  for (int i = 0; i < 8; ++i) {
+    replies.push_back(std::async(std::launch::async, [&h, i] {
+      auto client = h.connect();
+      return client.post("/v1/chat/completions",
+                         chat_body({{"max_tokens", 40}, {"temperature", 0.7}, {"seed", i}, {"grounding", true}}));
+    }));
+  }
+  int fallback = 0;
+  for (auto& f : replies) {
+    auto r = f.get();
+    if (r.status != 200) continue;
+    CHECK(r.header("x-grounding") == "unavailable");
+    if (r.json()["model"] == "backup") {
+      ++fallback;
+      CHECK(r.header("x-degraded") == "grounding-unavailable, fallback-model");
+    } else {
+      CHECK(r.header("x-degraded") == "grounding-unavailable");
+    }
+  }
+  CHECK(fallback >= 1);
+}
