@@ -1,3 +1,4 @@
+#include <agora/clock.hpp>
 #include <agora/ids.hpp>
 
 #include <fmt/format.h>
@@ -21,15 +22,14 @@ std::mt19937_64& rng() {
 
 // ULIDs, monotonic within the process: in the same millisecond (or if the clock steps
 // back) the previous id's random part is incremented, so ids sort in creation order.
-std::string new_id(std::string_view prefix) {
+std::string new_id(std::string_view prefix, std::chrono::system_clock::time_point at) {
   static std::mutex mutex;
   static std::uint64_t last_ms = 0;
   static unsigned __int128 last_random = 0;
   constexpr unsigned __int128 random_mask = (static_cast<unsigned __int128>(1) << 80) - 1;
 
   auto now_ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
+      std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count());
   auto fresh = (static_cast<unsigned __int128>(rng()() & 0xFFFF) << 64 | rng()()) & random_mask;
   std::uint64_t ms;
   unsigned __int128 random;
@@ -64,7 +64,18 @@ std::string to_rfc3339(std::chrono::system_clock::time_point t) {
                      tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }
 
+std::string new_id(std::string_view prefix) { return new_id(prefix, std::chrono::system_clock::now()); }
+
 std::string now_rfc3339() { return to_rfc3339(std::chrono::system_clock::now()); }
+
+std::string clock::now_rfc3339() const { return to_rfc3339(now()); }
+
+std::string clock::new_id(std::string_view prefix) const { return agora::new_id(prefix, now()); }
+
+const clock& system_time() noexcept {
+  static const system_clock instance;
+  return instance;
+}
 
 std::string encode_cursor(std::string_view text) {
   std::string out;

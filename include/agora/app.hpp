@@ -1,6 +1,7 @@
 #pragma once
 
 #include <agora/bus.hpp>
+#include <agora/clock.hpp>
 #include <agora/config.hpp>
 #include <agora/http.hpp>
 #include <agora/metrics.hpp>
@@ -30,6 +31,11 @@ class app {
   // on failure (nothing is left running then).
   void start();
   std::uint16_t port() const noexcept;
+
+  // The clock every module takes the time of day from (system_time() unless set). Call
+  // before start(); the clock must outlive the app. Tests and the demo seeder pass a
+  // manual_clock.
+  void use_clock(const clock& c);
 
   // Blocks until stop() is called or (when handle_signals) SIGINT/SIGTERM arrives, then
   // shuts down gracefully: stop accepting, finish in-flight requests, flush the outboxes,

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <agora/bus.hpp>
+#include <agora/clock.hpp>
 #include <agora/config.hpp>
 #include <agora/http.hpp>
 #include <agora/metrics.hpp>
@@ -26,9 +27,9 @@ namespace asio = boost::asio;
 class module_context {
  public:
   module_context(std::string module, int replica, bus::executor ex, bus::bus& b, store::worker& s,
-                 metrics::registry& m, const config::config& c)
+                 metrics::registry& m, const config::config& c, const agora::clock& time = system_time())
       : module_(std::move(module)), replica_(replica), ex_(std::move(ex)), bus_(b), store_(s), metrics_(m),
-        config_(c) {}
+        config_(c), clock_(time) {}
 
   const std::string& module() const noexcept { return module_; }
   int replica() const noexcept { return replica_; }
@@ -39,6 +40,8 @@ class module_context {
   // The module's store thread, shared by its replicas.
   store::worker& store() noexcept { return store_; }
   metrics::registry& metrics() noexcept { return metrics_; }
+  // The time of day for ids, timestamps and expiry; a manual clock in tests.
+  const agora::clock& clock() const noexcept { return clock_; }
   // Reads "modules.<module>.<key>".
   std::int64_t setting_integer(std::string_view key) const { return config_.integer(qualified(key)); }
   const std::string& setting_string(std::string_view key) const { return config_.string(qualified(key)); }
@@ -58,6 +61,7 @@ class module_context {
   store::worker& store_;
   metrics::registry& metrics_;
   const config::config& config_;
+  const agora::clock& clock_;
 };
 
 // A running replica: what the runtime stops in reverse order.

@@ -101,6 +101,7 @@ struct app::impl {
 
   config::config cfg;
   std::vector<module_definition> defs;
+  const clock* time = &system_time();
   int threads = 1;
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
@@ -228,7 +229,7 @@ void app::start() {
         auto strand = asio::make_strand(s.io.get_executor());
         rm.strands.push_back(strand);
         rm.contexts.push_back(
-            std::make_unique<module_context>(def->name, i, strand, *s.bus, *rm.store, s.metrics, s.cfg));
+            std::make_unique<module_context>(def->name, i, strand, *s.bus, *rm.store, s.metrics, s.cfg, *s.time));
         rm.instances.push_back(def->create(*rm.contexts.back()));
         wait(s.io, strand, rm.instances.back()->start());
       }
@@ -253,6 +254,11 @@ void app::start() {
     s.shutdown(false);
     throw;
   }
+}
+
+void app::use_clock(const clock& c) {
+  if (impl_->started.load()) throw std::logic_error("app::use_clock after start()");
+  impl_->time = &c;
 }
 
 std::uint16_t app::port() const noexcept { return impl_->server ? impl_->server->port() : 0; }
