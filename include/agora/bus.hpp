@@ -31,11 +31,17 @@ using trace = log::trace;
 // A request or reply in flight: a plain value (a module's api.hpp struct).
 using message = std::any;
 
+struct codec;
+struct method_codecs;
+
 // Not an aggregate on purpose: GCC 12 miscompiles an aggregate prvalue holding a
 // std::string when it is passed by value to a coroutine inside a co_await expression
 // (the temporary is relocated bitwise and its string freed twice). The default argument
 // of request() is such a prvalue; user-provided constructors (no aggregate default
 // argument either) avoid the bug. Callers: name aggregate messages before co_await.
+//
+// The deadline travels as time remaining (`timeout`), so it means the same in another
+// process; the receiving side turns it into its own call_context::deadline.
 struct request_options {
   request_options() {}
   explicit request_options(std::chrono::milliseconds timeout) : timeout(timeout) {}
@@ -43,13 +49,22 @@ struct request_options {
 
   std::chrono::milliseconds timeout{5000};
   trace tr;
+  // The JSON forms of the method's request and reply, for a bus that serialises; set by
+  // bus::call<M>, so callers never fill it.
+  const method_codecs* codecs = nullptr;
 };
 
+// What a handler knows of the call it answers.
 struct call_context {
   std::string_view method;
   const trace* tr = nullptr;
-  clock::time_point deadline;
+  clock::time_point deadline;  // the caller gives up then; nested calls inherit it
 };
+
+// Options for a call made while answering `c`: the same trace, and the time `c` has
+// left (at most `cap`), so a nested call never outlives its caller. A deadline already
+// passed gives a zero timeout (the call fails with deadline_exceeded at once).
+request_options nested(const call_context& c, std::chrono::milliseconds cap = std::chrono::milliseconds::max());
 
 using request_handler =
     std::function<asio::awaitable<result<message>>(message, const call_context&)>;
@@ -58,6 +73,11 @@ using request_handler =
 struct codec {
   std::function<nlohmann::json(const message&)> encode;
   std::function<result<message>(const nlohmann::json&)> decode;
+};
+
+struct method_codecs {
+  codec request;
+  codec reply;
 };
 
 // One replica answering one method. Replicas of a method share its request queue;
@@ -174,8 +194,29 @@ concept method = requires {
   typename M::reply;
 };
 
+template <class T>
+concept json_convertible = requires(const T& t, nlohmann::json& j) { nlohmann::json(t); j.get<T>(); };
+
+// Every bus method's request and reply have a JSON form, so every module can leave the
+// process: a method whose types have none does not compile.
+template <class M>
+concept splittable_method = method<M> && json_convertible<typename M::request> && json_convertible<typename M::reply>;
+
+template <class T>
+codec json_codec();
+
+// The codecs of method M, made once.
+template <class M>
+const method_codecs& codecs_of() {
+  static const method_codecs c{json_codec<typename M::request>(), json_codec<typename M::reply>()};
+  return c;
+}
+
 template <class M>
 asio::awaitable<result<typename M::reply>> bus::call(typename M::request req, request_options opts) {
+  static_assert(splittable_method<M>,
+                "a bus method's request and reply need a JSON form (declare json_fields or to_json/from_json)");
+  opts.codecs = &codecs_of<M>();
   auto r = co_await request(std::string(M::name), message(std::move(req)), std::move(opts));
   if (!r) co_return std::move(r).err();
   if (auto* v = std::any_cast<typename M::reply>(&r.value())) co_return std::move(*v);
@@ -195,9 +236,6 @@ codec json_codec() {
       },
   };
 }
-
-template <class T>
-concept json_convertible = requires(const T& t, nlohmann::json& j) { nlohmann::json(t); j.get<T>(); };
 
 namespace detail {
 template <method M, class F>
@@ -222,10 +260,10 @@ responder make_responder(std::string replica, executor ex, F f) {
   r.handler = [fp = std::make_shared<F>(std::move(f))](message m, const call_context& ctx) {
     return detail::invoke_typed<M>(fp, std::move(m), ctx);
   };
-  if constexpr (json_convertible<typename M::request> && json_convertible<typename M::reply>) {
-    r.request_codec = json_codec<typename M::request>();
-    r.reply_codec = json_codec<typename M::reply>();
-  }
+  static_assert(splittable_method<M>,
+                "a bus method's request and reply need a JSON form (declare json_fields or to_json/from_json)");
+  r.request_codec = codecs_of<M>().request;
+  r.reply_codec = codecs_of<M>().reply;
   return r;
 }
 

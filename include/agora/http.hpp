@@ -80,6 +80,9 @@ struct request_context {
   }
   bool client_left = false;                                  // set by the server
   std::vector<std::function<void()>> client_gone_callbacks;  // run by the server
+  // When the server stops waiting for the handler (504): bus calls made for this
+  // request get the time left, not a fixed timeout.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 using handler = std::function<asio::awaitable<response>(request_context&)>;

@@ -6,9 +6,11 @@
 #include <agora/http.hpp>
 #include <agora/metrics.hpp>
 #include <agora/store.hpp>
+#include <agora/values.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -42,6 +44,23 @@ class module_context {
   metrics::registry& metrics() noexcept { return metrics_; }
   // The time of day for ids, timestamps and expiry; a manual clock in tests.
   const agora::clock& clock() const noexcept { return clock_; }
+
+  // An event envelope of this module ("agora/<module>"): a new id, the trace of the call
+  // it answers, `time` (or the clock's now when empty). Write it in the same store
+  // transaction as the change it announces (database::enqueue_event).
+  bus::event event(std::string_view topic, std::string_view type, std::string subject, nlohmann::json data,
+                   const bus::call_context& c, std::string time = {}) const {
+    bus::event ev;
+    ev.id = clock_.new_id("evt");
+    ev.source = "agora/" + module_;
+    ev.type = std::string(type);
+    ev.subject = std::move(subject);
+    ev.time = time.empty() ? clock_.now_rfc3339() : std::move(time);
+    ev.topic = std::string(topic);
+    if (c.tr) ev.tr = *c.tr;
+    ev.data = std::move(data);
+    return ev;
+  }
   // Reads "modules.<module>.<key>".
   std::int64_t setting_integer(std::string_view key) const { return config_.integer(qualified(key)); }
   const std::string& setting_string(std::string_view key) const { return config_.string(qualified(key)); }
@@ -64,6 +83,34 @@ class module_context {
   const agora::clock& clock_;
 };
 
+// How a module pages one of its lists.
+struct page_rules {
+  std::int64_t default_limit = 20;
+  std::int64_t max_limit = 100;
+  std::string_view id_prefix;  // the listed rows' ids: "prod"
+};
+
+// One page of a list in id order: checks limit and cursor (invalid_argument naming
+// them), runs fetch(db, after_id, limit + 1) on the store thread, and trims the extra
+// row into next_cursor. `fetch` returns std::vector<Row>; Row has an `id`.
+template <class Row, class Fetch>
+asio::awaitable<result<page<Row>>> read_page(store::worker& store, std::optional<std::int64_t> limit,
+                                             std::string cursor, page_rules rules, Fetch fetch) {
+  auto n = page_limit(limit, rules.default_limit, rules.max_limit);
+  if (!n) co_return std::move(n).err();
+  auto after = page_after(cursor, rules.id_prefix);
+  if (!after) co_return std::move(after).err();
+  auto job = [after = std::move(after).value(), n = *n, fetch = std::move(fetch)](store::database& db) {
+    return fetch(db, after, n + 1);
+  };
+  auto rows = co_await store.run(std::move(job));
+  if (!rows) co_return std::move(rows).err();
+  page<Row> out;
+  out.data = std::move(rows).value();
+  out.next_cursor = trim_page(out.data, *n);
+  co_return out;
+}
+
 // A running replica: what the runtime stops in reverse order.
 class module_instance {
  public:
@@ -82,10 +129,27 @@ struct consumer_decl {
   std::string group;
 };
 
-// What the HTTP side of a route needs from the runtime.
+// What the HTTP side of a route needs from the runtime: the bus, and the options of a
+// bus call made for one request.
 struct route_env {
   bus::bus& bus;
-  std::chrono::milliseconds timeout;
+  std::chrono::milliseconds timeout;  // the longest a bus call may take (bus.request_timeout_ms)
+
+  // The request's trace, and the time it has left before its 504 (at most `timeout`).
+  bus::request_options options(const http::request_context& ctx) const {
+    auto left = ctx.deadline == std::chrono::steady_clock::time_point::max()
+                    ? timeout
+                    : std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline -
+                                                                            std::chrono::steady_clock::now());
+    return bus::request_options(std::clamp(left, std::chrono::milliseconds(0), timeout), ctx.tr);
+  }
+
+  // Calls bus method M on behalf of the request (see options()). Name `req` before
+  // co_await-ing this (the GCC 12 rule).
+  template <bus::method M>
+  asio::awaitable<result<typename M::reply>> call(typename M::request req, const http::request_context& ctx) const {
+    return bus.call<M>(std::move(req), options(ctx));
+  }
 };
 
 // The type-erased declaration the registry holds.
@@ -110,12 +174,12 @@ template <class S>
 concept has_stop = requires(S& s) { { s.stop() } -> std::same_as<asio::awaitable<void>>; };
 
 template <bus::method M, class Decode, class Encode>
-asio::awaitable<http::response> bus_route(bus::bus& b, std::chrono::milliseconds timeout, Decode decode,
-                                          Encode encode, http::request_context& ctx) {
+asio::awaitable<http::response> bus_route(const route_env& env, Decode decode, Encode encode,
+                                          http::request_context& ctx) {
   auto req = decode(ctx);
   if (!req) co_return http::problem(req.err());
-  bus::request_options opts{timeout, ctx.tr};
-  auto reply = co_await b.call<M>(std::move(req).value(), std::move(opts));
+  auto opts = env.options(ctx);
+  auto reply = co_await env.bus.call<M>(std::move(req).value(), std::move(opts));
   if (!reply) co_return http::problem(reply.err());
   co_return encode(reply.value(), ctx);
 }
@@ -171,9 +235,7 @@ class module_decl {
     if (doc.tag.empty()) doc.tag = def_.name;
     def_.routes.push_back([doc = std::move(doc), decode, encode](const route_env& env) {
       http::route r = doc;
-      r.fn = [&b = env.bus, timeout = env.timeout, decode, encode](http::request_context& ctx) {
-        return detail::bus_route<M>(b, timeout, decode, encode, ctx);
-      };
+      r.fn = [env, decode, encode](http::request_context& ctx) { return detail::bus_route<M>(env, decode, encode, ctx); };
       return r;
     });
     return *this;
@@ -181,14 +243,14 @@ class module_decl {
 
   // An HTTP route with its own handler, for what decode/encode cannot express: a
   // streamed body, or another error shape (the OpenAI routes). It still reaches the
-  // module only over the bus. fn: asio::awaitable<http::response>(bus::bus&,
-  // std::chrono::milliseconds bus_timeout, http::request_context&).
+  // module only over the bus (env.call<M>(req, ctx)). fn:
+  // asio::awaitable<http::response>(const route_env&, http::request_context&).
   template <class F>
   module_decl& http_route(http::route doc, F fn) {
     if (doc.tag.empty()) doc.tag = def_.name;
     def_.routes.push_back([doc = std::move(doc), fn](const route_env& env) {
       http::route r = doc;
-      r.fn = [&b = env.bus, timeout = env.timeout, fn](http::request_context& ctx) { return fn(b, timeout, ctx); };
+      r.fn = [env, fn](http::request_context& ctx) { return fn(env, ctx); };
       return r;
     });
     return *this;

@@ -584,6 +584,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
     c.in_handler = true;
     c.handler_timed_out = false;
     c.handler_timer.expires_after(opts_.handler_timeout);
+    ctx.deadline = clock::now() + opts_.handler_timeout;
     c.handler_timer.async_wait([conn = c.shared_from_this(), generation](boost::system::error_code ec) {
       if (ec || !conn->in_handler || conn->handler_generation != generation) return;
       conn->handler_timed_out = true;

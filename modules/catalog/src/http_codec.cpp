@@ -2,6 +2,8 @@
 #include "search_query.hpp"
 #include "validation.hpp"
 
+#include <agora/rest.hpp>
+
 #include <boost/beast/http/field.hpp>
 
 #include <algorithm>
@@ -15,187 +17,26 @@ namespace {
 using json = nlohmann::json;
 namespace bhttp = boost::beast::http;
 
-// Reads the members of one JSON object, collecting every problem: unknown members, wrong
-// types, missing required members. Field names are prefixed ("price.amount").
-class object_reader {
- public:
-  object_reader(const json& obj, std::string prefix, std::initializer_list<std::string_view> known,
-                std::vector<field_error>& errors)
-      : obj_(obj), prefix_(std::move(prefix)), errors_(errors) {
-    if (!obj_.is_object()) {
-      errors_.push_back({prefix_.empty() ? "body" : prefix_, "expected an object"});
-      ok_ = false;
-      return;
-    }
-    for (const auto& [key, value] : obj_.items())
-      if (std::find(known.begin(), known.end(), key) == known.end()) errors_.push_back({name(key), "unknown field"});
-  }
+using http::object_reader;
 
-  bool ok() const noexcept { return ok_; }
-
-  // Absent: nothing (and an error when required). Present: the value or a type error.
-  const json* member(std::string_view key, bool required) {
-    if (!ok_) return nullptr;
-    auto it = obj_.find(key);
-    if (it == obj_.end()) {
-      if (required) errors_.push_back({name(key), "is required"});
-      return nullptr;
-    }
-    return &*it;
-  }
-
-  std::optional<std::string> string(std::string_view key, bool required) {
-    const json* v = member(key, required);
-    if (!v) return std::nullopt;
-    if (!v->is_string()) {
-      errors_.push_back({name(key), "expected a string"});
-      return std::nullopt;
-    }
-    return v->get<std::string>();
-  }
-
-  // Present as null gives an empty inner optional.
-  nullable_patch<std::string> nullable_string(std::string_view key) {
-    const json* v = member(key, false);
-    if (!v) return std::nullopt;
-    if (v->is_null()) return std::optional<std::string>{};
-    if (!v->is_string()) {
-      errors_.push_back({name(key), "expected a string or null"});
-      return std::nullopt;
-    }
-    return std::optional<std::string>{v->get<std::string>()};
-  }
-
-  std::optional<std::int64_t> integer(std::string_view key, bool required) {
-    const json* v = member(key, required);
-    if (!v) return std::nullopt;
-    if (v->is_number_unsigned()) {
-      if (v->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-        errors_.push_back({name(key), "integer out of range"});
-        return std::nullopt;
-      }
-      return static_cast<std::int64_t>(v->get<std::uint64_t>());
-    }
-    if (!v->is_number_integer()) {
-      errors_.push_back({name(key), "expected an integer"});
-      return std::nullopt;
-    }
-    return v->get<std::int64_t>();
-  }
-
-  std::optional<product_status> status(std::string_view key) {
-    const json* v = member(key, false);
-    if (!v) return std::nullopt;
-    auto s = v->is_string() ? product_status_from_string(v->get_ref<const std::string&>()) : std::nullopt;
-    if (!s) errors_.push_back({name(key), "expected \"active\" or \"archived\""});
-    return s;
-  }
-
-  std::optional<money> price(std::string_view key, bool required) {
-    const json* v = member(key, required);
-    if (!v) return std::nullopt;
-    object_reader inner(*v, name(key), {"amount", "currency"}, errors_);
-    if (!inner.ok()) return std::nullopt;
-    auto amount = inner.integer("amount", true);
-    auto currency = inner.string("currency", true);
-    if (!amount || !currency) return std::nullopt;
-    return money{*amount, std::move(*currency)};
-  }
-
- private:
-  std::string name(std::string_view key) const {
-    return prefix_.empty() ? std::string(key) : prefix_ + "." + std::string(key);
-  }
-
-  const json& obj_;
-  std::string prefix_;
-  std::vector<field_error>& errors_;
-  bool ok_ = true;
-};
-
-// Type errors and value errors of one request, merged, each field named once.
-std::vector<field_error> merge(std::vector<field_error> type_errors, std::vector<field_error> value_errors) {
-  for (auto& e : value_errors) {
-    bool seen =
-        std::any_of(type_errors.begin(), type_errors.end(), [&](const field_error& t) { return t.field == e.field; });
-    if (!seen) type_errors.push_back(std::move(e));
-  }
-  return type_errors;
-}
-
-std::string path_id(const http::request_context& ctx) { return std::string(ctx.param("id").value_or("")); }
-
-std::optional<std::int64_t> expected_version(const http::request_context& ctx) {
-  auto h = ctx.header("If-Match");
-  return h ? if_match_version(*h) : std::nullopt;
-}
-
-std::string_view trim_view(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+std::optional<product_status> read_status(object_reader& body, std::string_view key) {
+  const json* v = body.member(key, false);
+  if (!v) return std::nullopt;
+  auto s = v->is_string() ? product_status_from_string(v->get_ref<const std::string&>()) : std::nullopt;
+  if (!s) body.fail(key, "expected \"active\" or \"archived\"");
   return s;
 }
 
-std::optional<std::int64_t> strong_tag_version(std::string_view tag) {
-  if (tag.size() < 3 || tag.front() != '"' || tag.back() != '"') return std::nullopt;
-  auto digits = tag.substr(1, tag.size() - 2);
-  std::int64_t v = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-  if (ec != std::errc{} || end != digits.data() + digits.size() || v < 0) return std::nullopt;
-  return v;
-}
+std::string path_id(const http::request_context& ctx) { return http::path_param(ctx, "id"); }
 
-void read_limit(const http::request_context& ctx, std::optional<std::int64_t>& limit,
-                std::vector<field_error>& errors) {
-  if (auto text = ctx.query_param("limit")) {
-    std::int64_t v = 0;
-    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
-    if (text->empty() || ec != std::errc{} || end != text->data() + text->size())
-      errors.push_back({"limit", "expected an integer"});
-    else
-      limit = v;
-  }
-}
-
-void read_limit_and_cursor(const http::request_context& ctx, std::optional<std::int64_t>& limit, std::string& cursor,
-                           std::vector<field_error>& errors) {
-  read_limit(ctx, limit, errors);
-  if (auto text = ctx.query_param("cursor")) cursor = std::string(*text);
-}
-
-http::response with_body(int status, std::string body) {
-  http::response res{static_cast<bhttp::status>(status), 11};
-  res.set(bhttp::field::content_type, "application/json");
-  res.body() = std::move(body);
-  return res;
-}
+std::string render(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 http::response product_response(int status, const product_reply& r, http::request_context& ctx) {
-  auto tag = etag(r.item.version);
-  if (status == 200) {
-    if (auto inm = ctx.header("If-None-Match"); inm && if_none_match(*inm, r.item.version)) {
-      http::response res{bhttp::status::not_modified, 11};
-      res.set(bhttp::field::etag, tag);
-      return res;
-    }
-  }
-  auto res = with_body(status, r.json ? *r.json : json(r.item).dump(-1, ' ', false, json::error_handler_t::replace));
-  res.set(bhttp::field::etag, tag);
-  return res;
+  return http::versioned(status, r.item.version, ctx, [&] { return r.json ? *r.json : render(json(r.item)); });
 }
 
 http::response category_response(int status, const category& c, http::request_context& ctx) {
-  auto tag = etag(c.version);
-  if (status == 200) {
-    if (auto inm = ctx.header("If-None-Match"); inm && if_none_match(*inm, c.version)) {
-      http::response res{bhttp::status::not_modified, 11};
-      res.set(bhttp::field::etag, tag);
-      return res;
-    }
-  }
-  auto res = with_body(status, json(c).dump(-1, ' ', false, json::error_handler_t::replace));
-  res.set(bhttp::field::etag, tag);
-  return res;
+  return http::versioned(status, c.version, ctx, [&] { return render(json(c)); });
 }
 
 json money_schema() {
@@ -338,38 +179,10 @@ http::route make_route(http::verb method, std::string pattern, std::string opera
 }
 
 std::vector<http::query_param_doc> page_query() {
-  return {{"limit", "integer", "Items per page: 1 to modules.catalog.page_limit_max (100 by default); default 20"},
-          {"cursor", "string", "The next_cursor of the previous page"}};
+  return http::page_query_docs("modules.catalog.page_limit_max (100 by default)", 20);
 }
 
 }  // namespace
-
-std::string etag(std::int64_t version) {
-  std::string out;
-  out.reserve(22);
-  out.push_back('"');
-  out += std::to_string(version);
-  out.push_back('"');
-  return out;
-}
-
-std::optional<std::int64_t> if_match_version(std::string_view header) {
-  header = trim_view(header);
-  if (header == "*") return std::nullopt;
-  return strong_tag_version(header).value_or(-1);
-}
-
-bool if_none_match(std::string_view header, std::int64_t version) {
-  while (!header.empty()) {
-    auto comma = header.find(',');
-    auto tag = trim_view(header.substr(0, comma));
-    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
-    if (tag == "*") return true;
-    if (tag.starts_with("W/")) tag.remove_prefix(2);
-    if (strong_tag_version(tag) == version) return true;
-  }
-  return false;
-}
 
 result<create_product_request> decode_create_product(http::request_context& ctx) {
   std::vector<field_error> errors;
@@ -385,9 +198,9 @@ result<create_product_request> decode_create_product(http::request_context& ctx)
   take(body.string("sku", true), r.sku);
   take(body.string("name", true), r.name);
   if (auto d = body.string("description", false)) r.description = std::move(*d);
-  take(body.price("price", true), r.price);
+  take(body.money_value("price", true), r.price);
   if (auto c = body.nullable_string("category_id")) r.category_id = std::move(*c);
-  if (auto s = body.status("status")) r.status = *s;
+  if (auto s = read_status(body, "status")) r.status = *s;
   if (!body.ok()) return error::invalid(std::move(errors));
   auto value_errors = normalize_and_validate(r);
   if (!complete) {
@@ -398,7 +211,7 @@ result<create_product_request> decode_create_product(http::request_context& ctx)
       });
     });
   }
-  errors = merge(std::move(errors), std::move(value_errors));
+  errors = http::merge_field_errors(std::move(errors), std::move(value_errors));
   if (!errors.empty()) return error::invalid(std::move(errors));
   return r;
 }
@@ -408,7 +221,7 @@ result<get_product_request> decode_get_product(http::request_context& ctx) { ret
 result<list_products_request> decode_list_products(http::request_context& ctx) {
   std::vector<field_error> errors;
   list_products_request r;
-  read_limit_and_cursor(ctx, r.limit, r.cursor, errors);
+  http::read_page_query(ctx, r.limit, r.cursor, errors);
   if (auto c = ctx.query_param("category_id")) r.category_id = std::string(*c);
   if (auto s = ctx.query_param("status")) {
     r.status = product_status_from_string(*s);
@@ -427,7 +240,7 @@ result<search_products_request> decode_search_products(http::request_context& ct
   } else {
     errors.push_back({"q", "is required"});
   }
-  read_limit(ctx, r.limit, errors);
+  http::read_limit_query(ctx, r.limit, errors);
   if (auto c = ctx.query_param("category_id")) {
     r.category_id = std::string(*c);
     check_reference(*r.category_id, "cat", "category_id", errors);
@@ -445,20 +258,20 @@ result<update_product_request> decode_update_product(http::request_context& ctx)
   object_reader body(ctx.body, "", {"sku", "name", "description", "price", "category_id", "status"}, errors);
   update_product_request r;
   r.id = path_id(ctx);
-  r.expected_version = expected_version(ctx);
+  r.expected_version = http::if_match(ctx);
   r.sku = body.string("sku", false);
   r.name = body.string("name", false);
   r.description = body.string("description", false);
-  r.price = body.price("price", false);
+  r.price = body.money_value("price", false);
   r.category_id = body.nullable_string("category_id");
-  r.status = body.status("status");
-  errors = merge(std::move(errors), normalize_and_validate(r));
+  r.status = read_status(body, "status");
+  errors = http::merge_field_errors(std::move(errors), normalize_and_validate(r));
   if (!errors.empty()) return error::invalid(std::move(errors));
   return r;
 }
 
 result<delete_product_request> decode_delete_product(http::request_context& ctx) {
-  return delete_product_request{path_id(ctx), expected_version(ctx)};
+  return delete_product_request{path_id(ctx), http::if_match(ctx)};
 }
 
 result<create_category_request> decode_create_category(http::request_context& ctx) {
@@ -472,7 +285,7 @@ result<create_category_request> decode_create_category(http::request_context& ct
   if (!body.ok()) return error::invalid(std::move(errors));
   auto value_errors = normalize_and_validate(r);
   if (!name) std::erase_if(value_errors, [](const field_error& e) { return e.field == "name"; });
-  errors = merge(std::move(errors), std::move(value_errors));
+  errors = http::merge_field_errors(std::move(errors), std::move(value_errors));
   if (!errors.empty()) return error::invalid(std::move(errors));
   return r;
 }
@@ -484,7 +297,7 @@ result<get_category_request> decode_get_category(http::request_context& ctx) {
 result<list_categories_request> decode_list_categories(http::request_context& ctx) {
   std::vector<field_error> errors;
   list_categories_request r;
-  read_limit_and_cursor(ctx, r.limit, r.cursor, errors);
+  http::read_page_query(ctx, r.limit, r.cursor, errors);
   if (auto p = ctx.query_param("parent_id")) r.parent_id = std::string(*p);
   if (!errors.empty()) return error::invalid(std::move(errors));
   return r;
@@ -495,17 +308,17 @@ result<update_category_request> decode_update_category(http::request_context& ct
   object_reader body(ctx.body, "", {"name", "parent_id", "description"}, errors);
   update_category_request r;
   r.id = path_id(ctx);
-  r.expected_version = expected_version(ctx);
+  r.expected_version = http::if_match(ctx);
   r.name = body.string("name", false);
   r.parent_id = body.nullable_string("parent_id");
   r.description = body.string("description", false);
-  errors = merge(std::move(errors), normalize_and_validate(r));
+  errors = http::merge_field_errors(std::move(errors), normalize_and_validate(r));
   if (!errors.empty()) return error::invalid(std::move(errors));
   return r;
 }
 
 result<delete_category_request> decode_delete_category(http::request_context& ctx) {
-  return delete_category_request{path_id(ctx), expected_version(ctx)};
+  return delete_category_request{path_id(ctx), http::if_match(ctx)};
 }
 
 http::response encode_created_product(const product_reply& r, http::request_context& ctx) {
@@ -518,12 +331,10 @@ http::response encode_product(const product_reply& r, http::request_context& ctx
   return product_response(200, r, ctx);
 }
 
-http::response encode_product_page(const product_page& r, http::request_context&) {
-  return with_body(200, json(r).dump(-1, ' ', false, json::error_handler_t::replace));
-}
+http::response encode_product_page(const product_page& r, http::request_context&) { return http::json_body(200, r); }
 
 http::response encode_search_results(const search_results& r, http::request_context&) {
-  return with_body(200, json(r).dump(-1, ' ', false, json::error_handler_t::replace));
+  return http::json_body(200, r);
 }
 
 http::response encode_created_category(const category& r, http::request_context& ctx) {
@@ -535,12 +346,10 @@ http::response encode_created_category(const category& r, http::request_context&
 http::response encode_category(const category& r, http::request_context& ctx) { return category_response(200, r, ctx); }
 
 http::response encode_category_page(const category_page& r, http::request_context&) {
-  return with_body(200, json(r).dump(-1, ' ', false, json::error_handler_t::replace));
+  return http::json_body(200, r);
 }
 
-http::response encode_deleted(const deleted&, http::request_context&) {
-  return http::response{bhttp::status::no_content, 11};
-}
+http::response encode_deleted(const deleted&, http::request_context&) { return http::no_content(); }
 
 http::route create_product_route() {
   auto r = make_route(http::verb::post, "/v1/products", "createProduct",

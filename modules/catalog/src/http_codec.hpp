@@ -12,14 +12,6 @@
 // ETag, Location, 304) and the OpenAPI description of each route.
 namespace agora::catalog::http_codec {
 
-// The strong ETag of a version: "\"7\"".
-std::string etag(std::int64_t version);
-// If-Match: nothing for "*", the version of one strong ETag, or -1 (matches no version)
-// for anything else, so a weak or foreign tag fails the precondition.
-std::optional<std::int64_t> if_match_version(std::string_view header);
-// If-None-Match (weak comparison): true when `version`'s tag, or "*", is listed.
-bool if_none_match(std::string_view header, std::int64_t version);
-
 result<create_product_request> decode_create_product(http::request_context& ctx);
 result<get_product_request> decode_get_product(http::request_context& ctx);
 result<list_products_request> decode_list_products(http::request_context& ctx);

@@ -14,44 +14,8 @@ namespace {
 constexpr std::int64_t default_page_limit = 20;
 constexpr std::int64_t default_search_limit = 10;
 
-bus::event make_event(std::string_view topic, std::string_view type, const std::string& subject,
-                      const std::string& time, const log::trace& tr, nlohmann::json data) {
-  bus::event ev;
-  ev.id = new_id("evt");
-  ev.source = std::string(event_source);
-  ev.type = std::string(type);
-  ev.subject = subject;
-  ev.time = time;
-  ev.topic = std::string(topic);
-  ev.tr = tr;
-  ev.data = std::move(data);
-  return ev;
-}
-
-log::trace trace_of(const bus::call_context& c) { return c.tr ? *c.tr : log::trace{}; }
-
-error version_mismatch(std::string_view what, std::int64_t current) {
-  return {
-      errc::failed_precondition, std::string(what) + " has changed: it is at version " + std::to_string(current), {}};
-}
-
 std::string render(const product& p) {
   return nlohmann::json(p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-result<std::string> after_cursor(const std::string& cursor, std::string_view prefix) {
-  if (cursor.empty()) return std::string();
-  std::string id = decode_cursor(cursor);
-  if (!is_well_formed_id(id, prefix))
-    return error::invalid({{"cursor", "malformed cursor: pass the next_cursor of the previous page"}});
-  return id;
-}
-
-template <class Row>
-std::optional<std::string> trim_page(std::vector<Row>& rows, std::int64_t limit) {
-  if (static_cast<std::int64_t>(rows.size()) <= limit) return std::nullopt;
-  rows.resize(static_cast<std::size_t>(limit));
-  return encode_cursor(rows.back().id);
 }
 
 std::size_t cache_capacity(const module_context& ctx) {
@@ -77,17 +41,10 @@ product_reply service::remember(product p) {
   return {std::move(p), std::move(json)};
 }
 
-result<std::int64_t> service::page_limit(const std::optional<std::int64_t>& requested) const {
-  if (!requested) return std::min(default_page_limit, page_limit_max_);
-  if (*requested < 1 || *requested > page_limit_max_)
-    return error::invalid({{"limit", "must be an integer from 1 to " + std::to_string(page_limit_max_)}});
-  return *requested;
-}
-
 asio::awaitable<result<product_reply>> service::create_product(create_product_request req, const bus::call_context& c) {
   if (auto errors = normalize_and_validate(req); !errors.empty()) co_return error::invalid(std::move(errors));
-  auto now = now_rfc3339();
-  product p{new_id("prod"),
+  auto now = ctx_.clock().now_rfc3339();
+  product p{ctx_.clock().new_id("prod"),
             std::move(req.sku),
             std::move(req.name),
             std::move(req.description),
@@ -97,7 +54,7 @@ asio::awaitable<result<product_reply>> service::create_product(create_product_re
             1,
             now,
             now};
-  auto ev = make_event(products_topic, product_created, p.id, now, trace_of(c), p);
+  auto ev = ctx_.event(products_topic, product_created, p.id, p, c, now);
   auto job = [p = std::move(p), ev = std::move(ev)](store::database& db) mutable {
     return db.transaction([&]() -> result<product> {
       if (p.category_id && !sql::category_exists(db, *p.category_id))
@@ -127,18 +84,12 @@ asio::awaitable<result<product_reply>> service::get_product(get_product_request 
 }
 
 asio::awaitable<result<product_page>> service::list_products(list_products_request req, const bus::call_context&) {
-  auto limit = page_limit(req.limit);
-  if (!limit) co_return std::move(limit).err();
-  auto after = after_cursor(req.cursor, "prod");
-  if (!after) co_return std::move(after).err();
-  auto job = [after = std::move(after).value(), category_id = std::move(req.category_id), status = req.status,
-              n = *limit + 1](store::database& db) { return sql::list_products(db, after, category_id, status, n); };
-  auto rows = co_await ctx_.store().run(std::move(job));
-  if (!rows) co_return std::move(rows).err();
-  product_page page;
-  page.data = std::move(rows).value();
-  page.next_cursor = trim_page(page.data, *limit);
-  co_return page;
+  auto fetch = [category_id = std::move(req.category_id), status = req.status](
+                   store::database& db, const std::string& after, std::int64_t n) {
+    return sql::list_products(db, after, category_id, status, n);
+  };
+  page_rules rules{default_page_limit, page_limit_max_, "prod"};
+  co_return co_await read_page<product>(ctx_.store(), req.limit, std::move(req.cursor), rules, std::move(fetch));
 }
 
 asio::awaitable<result<search_results>> service::search_products(search_products_request req,
@@ -166,11 +117,11 @@ asio::awaitable<result<search_results>> service::search_products(search_products
 
 asio::awaitable<result<product_reply>> service::update_product(update_product_request req, const bus::call_context& c) {
   if (auto errors = normalize_and_validate(req); !errors.empty()) co_return error::invalid(std::move(errors));
-  auto job = [req = std::move(req), now = now_rfc3339(), tr = trace_of(c)](store::database& db) mutable {
+  auto job = [req = std::move(req), now = ctx_.clock().now_rfc3339(), &ctx = ctx_, &c](store::database& db) mutable {
     return db.transaction([&]() -> result<product> {
       auto current = sql::find_product(db, req.id);
       if (!current) return error::not_found("no product has this id");
-      if (req.expected_version && *req.expected_version != current->version)
+      if (req.expected_version && !req.expected_version->matches(current->version))
         return version_mismatch("the product", current->version);
       product next = *current;
       if (req.sku) next.sku = std::move(*req.sku);
@@ -187,7 +138,7 @@ asio::awaitable<result<product_reply>> service::update_product(update_product_re
       next.version = current->version + 1;
       next.updated_at = now;
       if (!sql::update_product(db, next, current->version)) return error::internal("product row vanished");
-      db.enqueue_event(make_event(products_topic, product_updated, next.id, now, tr, next));
+      db.enqueue_event(ctx.event(products_topic, product_updated, next.id, next, c, now));
       return next;
     });
   };
@@ -197,14 +148,14 @@ asio::awaitable<result<product_reply>> service::update_product(update_product_re
 }
 
 asio::awaitable<result<deleted>> service::delete_product(delete_product_request req, const bus::call_context& c) {
-  auto job = [req = std::move(req), now = now_rfc3339(), tr = trace_of(c)](store::database& db) {
+  auto job = [req = std::move(req), now = ctx_.clock().now_rfc3339(), &ctx = ctx_, &c](store::database& db) {
     return db.transaction([&]() -> result<deleted> {
       auto current = sql::find_product(db, req.id);
       if (!current) return error::not_found("no product has this id");
-      if (req.expected_version && *req.expected_version != current->version)
+      if (req.expected_version && !req.expected_version->matches(current->version))
         return version_mismatch("the product", current->version);
       sql::delete_product(db, current->id);
-      db.enqueue_event(make_event(products_topic, product_deleted, current->id, now, tr, *current));
+      db.enqueue_event(ctx.event(products_topic, product_deleted, current->id, *current, c, now));
       return deleted{current->id, current->version};
     });
   };
@@ -216,9 +167,9 @@ asio::awaitable<result<deleted>> service::delete_product(delete_product_request 
 
 asio::awaitable<result<category>> service::create_category(create_category_request req, const bus::call_context& c) {
   if (auto errors = normalize_and_validate(req); !errors.empty()) co_return error::invalid(std::move(errors));
-  auto now = now_rfc3339();
-  category cat{new_id("cat"), std::move(req.name), std::move(req.parent_id), std::move(req.description), 1, now, now};
-  auto ev = make_event(categories_topic, category_created, cat.id, now, trace_of(c), cat);
+  auto now = ctx_.clock().now_rfc3339();
+  category cat{ctx_.clock().new_id("cat"), std::move(req.name), std::move(req.parent_id), std::move(req.description), 1, now, now};
+  auto ev = ctx_.event(categories_topic, category_created, cat.id, cat, c, now);
   auto job = [cat = std::move(cat), ev = std::move(ev)](store::database& db) mutable {
     return db.transaction([&]() -> result<category> {
       if (cat.parent_id && !sql::category_exists(db, *cat.parent_id))
@@ -242,27 +193,20 @@ asio::awaitable<result<category>> service::get_category(get_category_request req
 }
 
 asio::awaitable<result<category_page>> service::list_categories(list_categories_request req, const bus::call_context&) {
-  auto limit = page_limit(req.limit);
-  if (!limit) co_return std::move(limit).err();
-  auto after = after_cursor(req.cursor, "cat");
-  if (!after) co_return std::move(after).err();
-  auto job = [after = std::move(after).value(), parent_id = std::move(req.parent_id),
-              n = *limit + 1](store::database& db) { return sql::list_categories(db, after, parent_id, n); };
-  auto rows = co_await ctx_.store().run(std::move(job));
-  if (!rows) co_return std::move(rows).err();
-  category_page page;
-  page.data = std::move(rows).value();
-  page.next_cursor = trim_page(page.data, *limit);
-  co_return page;
+  auto fetch = [parent_id = std::move(req.parent_id)](store::database& db, const std::string& after, std::int64_t n) {
+    return sql::list_categories(db, after, parent_id, n);
+  };
+  page_rules rules{default_page_limit, page_limit_max_, "cat"};
+  co_return co_await read_page<category>(ctx_.store(), req.limit, std::move(req.cursor), rules, std::move(fetch));
 }
 
 asio::awaitable<result<category>> service::update_category(update_category_request req, const bus::call_context& c) {
   if (auto errors = normalize_and_validate(req); !errors.empty()) co_return error::invalid(std::move(errors));
-  auto job = [req = std::move(req), now = now_rfc3339(), tr = trace_of(c)](store::database& db) mutable {
+  auto job = [req = std::move(req), now = ctx_.clock().now_rfc3339(), &ctx = ctx_, &c](store::database& db) mutable {
     return db.transaction([&]() -> result<category> {
       auto current = sql::find_category(db, req.id);
       if (!current) return error::not_found("no category has this id");
-      if (req.expected_version && *req.expected_version != current->version)
+      if (req.expected_version && !req.expected_version->matches(current->version))
         return version_mismatch("the category", current->version);
       category next = *current;
       if (req.name) next.name = std::move(*req.name);
@@ -280,7 +224,7 @@ asio::awaitable<result<category>> service::update_category(update_category_reque
       next.version = current->version + 1;
       next.updated_at = now;
       if (!sql::update_category(db, next, current->version)) return error::internal("category row vanished");
-      db.enqueue_event(make_event(categories_topic, category_updated, next.id, now, tr, next));
+      db.enqueue_event(ctx.event(categories_topic, category_updated, next.id, next, c, now));
       return next;
     });
   };
@@ -288,18 +232,18 @@ asio::awaitable<result<category>> service::update_category(update_category_reque
 }
 
 asio::awaitable<result<deleted>> service::delete_category(delete_category_request req, const bus::call_context& c) {
-  auto job = [req = std::move(req), now = now_rfc3339(), tr = trace_of(c)](store::database& db) {
+  auto job = [req = std::move(req), now = ctx_.clock().now_rfc3339(), &ctx = ctx_, &c](store::database& db) {
     return db.transaction([&]() -> result<deleted> {
       auto current = sql::find_category(db, req.id);
       if (!current) return error::not_found("no category has this id");
-      if (req.expected_version && *req.expected_version != current->version)
+      if (req.expected_version && !req.expected_version->matches(current->version))
         return version_mismatch("the category", current->version);
       if (sql::category_has_products(db, current->id))
         return error::conflict("the category still has products; move or delete them first");
       if (sql::category_has_children(db, current->id))
         return error::conflict("the category still has child categories; move or delete them first");
       sql::delete_category(db, current->id);
-      db.enqueue_event(make_event(categories_topic, category_deleted, current->id, now, tr, *current));
+      db.enqueue_event(ctx.event(categories_topic, category_deleted, current->id, *current, c, now));
       return deleted{current->id, current->version};
     });
   };

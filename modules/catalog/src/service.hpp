@@ -33,7 +33,6 @@ class service {
 
  private:
   product_reply remember(product p);
-  result<std::int64_t> page_limit(const std::optional<std::int64_t>& requested) const;
 
   module_context& ctx_;
   product_cache cache_;

@@ -7,58 +7,11 @@ namespace agora::catalog {
 
 namespace {
 
-// Sorted, for binary search.
-constexpr std::array<std::string_view, 156> active_currencies = {
-    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD", "BIF", "BMD",
-    "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUP",
-    "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP",
-    "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD",
-    "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD",
-    "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MYR", "MZN", "NAD", "NGN",
-    "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB",
-    "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL",
-    "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VED", "VES",
-    "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
-};
-
-static_assert(std::is_sorted(active_currencies.begin(), active_currencies.end()));
-
-bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-
 bool is_sku_char(char c) noexcept {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
-bool is_crockford(char c) noexcept {
-  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z' && c != 'I' && c != 'L' && c != 'O' && c != 'U');
-}
-
 }  // namespace
-
-bool is_active_currency(std::string_view code) noexcept {
-  return std::binary_search(active_currencies.begin(), active_currencies.end(), code);
-}
-
-std::size_t active_currency_count() noexcept { return active_currencies.size(); }
-
-std::size_t utf8_length(std::string_view s) noexcept {
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < s.size(); ++n) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return std::string_view::npos;
-    for (std::size_t k = 1; k < len; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return std::string_view::npos;
-    i += len;
-  }
-  return n;
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return std::string(s);
-}
 
 void check_sku(std::string_view sku, std::vector<field_error>& out) {
   if (sku.empty() || sku.size() > sku_max || !std::all_of(sku.begin(), sku.end(), is_sku_char))
@@ -82,24 +35,13 @@ void check_description(std::string_view description, std::vector<field_error>& o
 }
 
 void check_price(const money& price, std::string_view field, std::vector<field_error>& out) {
-  std::string prefix(field);
-  if (price.amount < 0 || price.amount > amount_max)
-    out.push_back({prefix + ".amount", "must be an integer of minor units from 0 to 1000000000000"});
-  if (!is_active_currency(price.currency))
-    out.push_back({prefix + ".currency", "must be an active ISO 4217 currency code such as EUR or USD"});
+  check_money(price, field, out);
 }
 
 void check_reference(std::string_view id, std::string_view prefix, std::string_view field,
                      std::vector<field_error>& out) {
   if (!is_well_formed_id(id, prefix))
     out.push_back({std::string(field), "must be the id of an existing " + std::string(prefix) + "_… resource"});
-}
-
-bool is_well_formed_id(std::string_view id, std::string_view prefix) noexcept {
-  if (id.size() != prefix.size() + 27 || id.substr(0, prefix.size()) != prefix || id[prefix.size()] != '_')
-    return false;
-  auto body = id.substr(prefix.size() + 1);
-  return std::all_of(body.begin(), body.end(), is_crockford);
 }
 
 std::vector<field_error> normalize_and_validate(create_product_request& r) {

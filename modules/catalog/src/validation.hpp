@@ -3,6 +3,7 @@
 #include <catalog/api.hpp>
 
 #include <agora/result.hpp>
+#include <agora/values.hpp>
 
 #include <string>
 #include <string_view>
@@ -16,17 +17,7 @@ inline constexpr std::size_t sku_max = 64;
 inline constexpr std::size_t product_name_max = 200;
 inline constexpr std::size_t category_name_max = 100;
 inline constexpr std::size_t description_max = 5000;
-inline constexpr std::int64_t amount_max = 1'000'000'000'000;
-
-// An active ISO 4217 code of a circulating currency (list one, 2025 amendments; fund,
-// precious-metal, testing and withdrawn codes are refused).
-bool is_active_currency(std::string_view code) noexcept;
-std::size_t active_currency_count() noexcept;
-
-// Unicode scalar values in valid UTF-8; npos when `s` is not valid UTF-8.
-std::size_t utf8_length(std::string_view s) noexcept;
-// Removes leading and trailing ASCII whitespace.
-std::string trim(std::string_view s);
+inline constexpr std::int64_t amount_max = money_amount_max;
 
 // Each check appends a field_error for `field` when the value breaks its rule.
 void check_sku(std::string_view sku, std::vector<field_error>& out);
@@ -41,8 +32,5 @@ std::vector<field_error> normalize_and_validate(create_product_request& r);
 std::vector<field_error> normalize_and_validate(update_product_request& r);
 std::vector<field_error> normalize_and_validate(create_category_request& r);
 std::vector<field_error> normalize_and_validate(update_category_request& r);
-
-// A well-formed opaque id: the prefix, '_', 26 Crockford base32 characters.
-bool is_well_formed_id(std::string_view id, std::string_view prefix) noexcept;
 
 }  // namespace agora::catalog

@@ -1,10 +1,10 @@
 #include "conversations.hpp"
 
 #include <agora/ids.hpp>
+#include <agora/rest.hpp>
 
 #include <boost/beast/http/field.hpp>
 
-#include <charconv>
 
 namespace agora::inference::conversations {
 
@@ -13,27 +13,15 @@ namespace {
 namespace bhttp = boost::beast::http;
 using nlohmann::json;
 
+// The message type's JSON form plus OpenAI-style "object"; lists leave out the messages.
 json to_json(const conversation& c, bool with_messages) {
-  json j = {{"id", c.id},
-            {"object", "conversation"},
-            {"model", c.model},
-            {"title", c.title},
-            {"created_at", c.created_at},
-            {"updated_at", c.updated_at}};
-  if (with_messages) {
-    j["messages"] = json::array();
-    for (const auto& m : c.messages)
-      j["messages"].push_back({{"role", m.role}, {"content", m.content}, {"created_at", m.created_at}});
-  }
+  json j = c;
+  j["object"] = "conversation";
+  if (!with_messages) j.erase("messages");
   return j;
 }
 
-http::response with_json(int status, const json& body) {
-  http::response res{static_cast<bhttp::status>(status), 11};
-  res.set(bhttp::field::content_type, "application/json");
-  res.body() = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  return res;
-}
+std::string render(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 json conversation_schema() {
   json str = {{"type", "string"}};
@@ -41,7 +29,7 @@ json conversation_schema() {
   json message = {{"type", "object"},
                   {"properties", {{"role", str}, {"content", str}, {"created_at", time}}}};
   return {{"type", "object"},
-          {"required", {"id", "object", "model", "title", "created_at", "updated_at"}},
+          {"required", {"id", "object", "model", "title", "created_at", "updated_at", "version"}},
           {"properties",
            {{"id", str},
             {"object", str},
@@ -49,6 +37,10 @@ json conversation_schema() {
             {"title", str},
             {"created_at", time},
             {"updated_at", time},
+            {"version",
+             {{"type", "integer"},
+              {"minimum", 1},
+              {"description", "1 + the number of stored messages; the ETag is this, quoted"}}},
             {"messages", {{"type", "array"}, {"items", message}}}}}};
 }
 
@@ -59,11 +51,12 @@ conversation read_row(store::statement& q) {
   c.title = q.text(2);
   c.created_at = q.text(3);
   c.updated_at = q.text(4);
+  c.version = 1 + q.int64(5);
   return c;
 }
 
-constexpr std::int64_t default_limit = 20;
-constexpr std::int64_t max_limit = 100;
+constexpr std::string_view message_count =
+    "(SELECT COUNT(*) FROM conversation_messages m WHERE m.conversation_id = conversations.id)";
 
 }  // namespace
 
@@ -76,7 +69,8 @@ void insert(store::database& db, const conversation& c, const std::string& calle
 }
 
 std::optional<conversation> find(store::database& db, const std::string& id, const std::string& caller) {
-  auto& q = db.prepare("SELECT id, model, title, created_at, updated_at FROM conversations WHERE id = ? AND caller = ?");
+  auto& q = db.prepare(std::string("SELECT id, model, title, created_at, updated_at, ") + std::string(message_count) +
+                       " FROM conversations WHERE id = ? AND caller = ?");
   q.bind_all(id, caller);
   if (!q.step()) return std::nullopt;
   conversation c = read_row(q);
@@ -90,13 +84,22 @@ std::optional<conversation> find(store::database& db, const std::string& id, con
 
 std::vector<conversation> list(store::database& db, const std::string& caller, const std::string& after,
                                std::int64_t limit) {
-  auto& q = db.prepare(
-      "SELECT id, model, title, created_at, updated_at FROM conversations WHERE caller = ? AND id > ? ORDER BY id "
-      "LIMIT ?");
+  auto& q = db.prepare(std::string("SELECT id, model, title, created_at, updated_at, ") + std::string(message_count) +
+                       " FROM conversations WHERE caller = ? AND id > ? ORDER BY id LIMIT ?");
   q.bind_all(caller, after, limit);
   std::vector<conversation> out;
   while (q.step()) out.push_back(read_row(q));
   return out;
+}
+
+std::optional<std::int64_t> version_of(store::database& db, const std::string& id, const std::string& caller) {
+  auto& q = db.prepare(std::string("SELECT ") + std::string(message_count) +
+                       " FROM conversations WHERE id = ? AND caller = ?");
+  q.bind_all(id, caller);
+  if (!q.step()) return std::nullopt;
+  std::int64_t messages = q.int64(0);
+  q.reset();
+  return 1 + messages;
 }
 
 bool remove(store::database& db, const std::string& id, const std::string& caller) {
@@ -127,64 +130,64 @@ bool append(store::database& db, const std::string& id, const std::vector<chat_t
 }  // namespace sql
 
 result<create_conversation_request> decode_create(http::request_context& ctx) {
-  create_conversation_request r;
   std::vector<field_error> errors;
-  const auto& b = ctx.body;
-  if (!b.is_object()) return error::invalid({{"body", "expected a JSON object"}});
-  if (!b.contains("model") || !b["model"].is_string() || b["model"].get<std::string>().empty())
-    errors.push_back({"model", "required: the model this conversation talks to"});
-  else
-    r.model = b["model"].get<std::string>();
-  if (b.contains("title") && !b["title"].is_null()) {
-    if (!b["title"].is_string() || b["title"].get<std::string>().size() > 200)
-      errors.push_back({"title", "expected a string of at most 200 bytes"});
+  http::object_reader body(ctx.body, "", {"model", "title"}, errors);
+  create_conversation_request r;
+  if (auto model = body.string("model", true)) {
+    if (model->empty())
+      body.fail("model", "required: the model this conversation talks to");
     else
-      r.title = b["title"].get<std::string>();
+      r.model = std::move(*model);
+  }
+  if (const auto* title = body.member("title", false); title && !title->is_null()) {
+    if (!title->is_string() || title->get_ref<const std::string&>().size() > title_max_bytes)
+      body.fail("title", "expected a string of at most 200 bytes");
+    else
+      r.title = title->get<std::string>();
   }
   if (!errors.empty()) return error::invalid(std::move(errors));
   return r;
 }
 
 result<conversation_ref> decode_ref(http::request_context& ctx) {
-  return conversation_ref{std::string(ctx.param("id").value_or("")), "anonymous"};
-}
-
-result<list_conversations_request> decode_list(http::request_context& ctx) {
-  list_conversations_request r;
-  if (auto l = ctx.query_param("limit")) {
-    std::int64_t v = 0;
-    auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), v);
-    if (ec != std::errc{} || p != l->data() + l->size() || v < 1 || v > max_limit)
-      return error::invalid({{"limit", "expected an integer from 1 to 100"}});
-    r.limit = v;
-  }
-  if (auto c = ctx.query_param("cursor")) r.cursor = std::string(*c);
+  conversation_ref r;
+  r.id = http::path_param(ctx, "id");
+  r.expected_version = http::if_match(ctx);
   return r;
 }
 
-http::response encode_created(const conversation& c, http::request_context&) {
-  auto res = with_json(201, to_json(c, true));
+result<list_conversations_request> decode_list(http::request_context& ctx) {
+  std::vector<field_error> errors;
+  list_conversations_request r;
+  http::read_page_query(ctx, r.limit, r.cursor, errors);
+  if (!errors.empty()) return error::invalid(std::move(errors));
+  return r;
+}
+
+http::response encode_created(const conversation& c, http::request_context& ctx) {
+  auto res = http::versioned(201, c.version, ctx, [&] { return render(to_json(c, true)); });
   res.set(bhttp::field::location, "/v1/conversations/" + c.id);
   return res;
 }
 
-http::response encode(const conversation& c, http::request_context&) { return with_json(200, to_json(c, true)); }
+http::response encode(const conversation& c, http::request_context& ctx) {
+  return http::versioned(200, c.version, ctx, [&] { return render(to_json(c, true)); });
+}
 
 http::response encode_page(const conversation_page& p, http::request_context&) {
   json data = json::array();
   for (const auto& c : p.data) data.push_back(to_json(c, false));
-  return with_json(200, {{"data", data}, {"next_cursor", p.next_cursor ? json(*p.next_cursor) : json(nullptr)}});
+  return http::json_body(200, {{"data", data}, {"next_cursor", p.next_cursor ? json(*p.next_cursor) : json(nullptr)}});
 }
 
-http::response encode_deleted(const conversation_deleted&, http::request_context&) {
-  return http::response{bhttp::status::no_content, 11};
-}
+http::response encode_deleted(const conversation_deleted&, http::request_context&) { return http::no_content(); }
 
 http::route create_route() {
   auto r = http::describe(http::verb::post, "/v1/conversations", "createConversation",
                       "Start a stored conversation; chat requests continue it with conversation_id");
   r.request_schema = {{"type", "object"},
                       {"required", {"model"}},
+                      {"additionalProperties", false},
                       {"properties", {{"model", {{"type", "string"}}}, {"title", {{"type", "string"}}}}}};
   r.responses = {{201, conversation_schema()}, {404, nullptr}, {422, nullptr}};
   return r;
@@ -192,7 +195,8 @@ http::route create_route() {
 
 http::route get_route() {
   auto r = http::describe(http::verb::get, "/v1/conversations/{id}", "getConversation", "A conversation with its messages");
-  r.responses = {{200, conversation_schema()}, {404, nullptr}};
+  r.responses = {{200, conversation_schema()}, {304, nullptr}, {404, nullptr}};
+  r.request_headers = {"If-None-Match"};
   return r;
 }
 
@@ -205,18 +209,17 @@ http::route list_route() {
                     {{"data", {{"type", "array"}, {"items", conversation_schema()}}},
                      {"next_cursor", {{"type", {"string", "null"}}}}}}}},
                  {422, nullptr}};
-  r.query = {{"limit", "integer", "Page size, 1 to 100 (default 20)"},
-             {"cursor", "string", "The next_cursor of the previous page"}};
+  r.query = http::page_query_docs(std::to_string(max_page_limit), default_page_limit);
   return r;
 }
 
 http::route delete_route() {
   auto r = http::describe(http::verb::delete_, "/v1/conversations/{id}", "deleteConversation",
-                      "Delete a conversation and its messages");
-  r.responses = {{204, nullptr}, {404, nullptr}};
+                      "Delete a conversation and its messages; If-Match with its ETag makes it conditional (412 "
+                      "when a message was added since)");
+  r.responses = {{204, nullptr}, {404, nullptr}, {412, nullptr}};
+  r.request_headers = {"If-Match"};
   return r;
 }
-
-std::int64_t page_size(const std::optional<std::int64_t>& limit) { return limit.value_or(default_limit); }
 
 }  // namespace agora::inference::conversations

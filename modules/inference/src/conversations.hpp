@@ -20,12 +20,15 @@ std::optional<conversation> find(store::database& db, const std::string& id, con
 std::vector<conversation> list(store::database& db, const std::string& caller, const std::string& after,
                                std::int64_t limit);
 bool remove(store::database& db, const std::string& id, const std::string& caller);
+// 1 + its number of messages; nullopt when absent or another caller's.
+std::optional<std::int64_t> version_of(store::database& db, const std::string& id, const std::string& caller);
 // Appends messages after the last one; false when the conversation is gone.
 bool append(store::database& db, const std::string& id, const std::vector<chat_turn>& turns, const std::string& now);
 }  // namespace sql
 
-// The page size a list request asked for, or the default (20).
-std::int64_t page_size(const std::optional<std::int64_t>& limit);
+inline constexpr std::int64_t default_page_limit = 20;
+inline constexpr std::int64_t max_page_limit = 100;
+inline constexpr std::size_t title_max_bytes = 200;
 
 result<create_conversation_request> decode_create(http::request_context& ctx);
 result<conversation_ref> decode_ref(http::request_context& ctx);

@@ -5,6 +5,7 @@
 #include <inference/api.hpp>
 
 #include <agora/ids.hpp>
+#include <agora/rest.hpp>
 
 #include <boost/beast/http/field.hpp>
 
@@ -50,7 +51,7 @@ generate_request to_generate(const openai::request_options& o) {
   g.seed = o.sampling.seed;
   g.logit_bias = o.sampling.logit_bias;
   g.stop = o.stop;
-  g.deadline = std::chrono::steady_clock::now() + longest_generation;
+  g.time_limit_ms = std::chrono::duration_cast<milliseconds>(longest_generation).count();
   return g;
 }
 
@@ -140,10 +141,10 @@ asio::awaitable<void> stream_events(std::shared_ptr<generation_stream> stream, o
   }
 }
 
-asio::awaitable<http::response> run(bus::bus& b, milliseconds timeout, http::request_context& ctx,
-                                    generate_request g, const openai::request_options& o, bool chat) {
-  bus::request_options opts{timeout, ctx.tr};
-  auto started = co_await b.call<inference::generate>(std::move(g), std::move(opts));
+asio::awaitable<http::response> run(const route_env& env, http::request_context& ctx, generate_request g,
+                                    const openai::request_options& o, bool chat) {
+  auto opts = env.options(ctx);
+  auto started = co_await env.bus.call<inference::generate>(std::move(g), std::move(opts));
   if (!started) co_return error_response(from_bus(started.err(), o.model));
 
   openai::stream_meta meta;
@@ -165,12 +166,11 @@ asio::awaitable<http::response> run(bus::bus& b, milliseconds timeout, http::req
   // What the answer rests on: grounding and fallback headers, on whole and streamed answers.
   auto mark_sources = [&fallback_from, &grounding, grounding_degraded](http::response& res) {
     if (!grounding.empty()) res.set("X-Grounding", grounding);
-    std::string degraded = grounding_degraded ? "grounding-unavailable" : "";
+    if (grounding_degraded) http::add_degraded(res, "grounding-unavailable");
     if (!fallback_from.empty()) {
       res.set("X-Fallback-From", fallback_from);
-      degraded += degraded.empty() ? "fallback-model" : ", fallback-model";
+      http::add_degraded(res, "fallback-model");
     }
-    if (!degraded.empty()) res.set("X-Degraded", degraded);
   };
   if (!o.stream) {
     // A client that leaves stops the generation at once, whatever the handler awaits.
@@ -195,7 +195,7 @@ asio::awaitable<http::response> run(bus::bus& b, milliseconds timeout, http::req
 
 }  // namespace
 
-asio::awaitable<http::response> chat_completions(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
+asio::awaitable<http::response> chat_completions(const route_env& env, http::request_context& ctx) {
   auto body = openai::parse_body(ctx.req.body());
   if (!body) co_return error_response(body.err());
   auto req = openai::parse_chat_request(*body);
@@ -205,24 +205,23 @@ asio::awaitable<http::response> chat_completions(bus::bus& b, milliseconds timeo
   for (const auto& m : messages) g.messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
   g.conversation_id = req->conversation_id;
   g.grounding = req->grounding;
-  co_return co_await run(b, timeout, ctx, std::move(g), *req, true);
+  co_return co_await run(env, ctx, std::move(g), *req, true);
 }
 
-asio::awaitable<http::response> completions(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
+asio::awaitable<http::response> completions(const route_env& env, http::request_context& ctx) {
   auto body = openai::parse_body(ctx.req.body());
   if (!body) co_return error_response(body.err());
   auto req = openai::parse_completion_request(*body);
   if (!req) co_return error_response(req.err());
   generate_request g = to_generate(*req);
   g.prompt = req->prompt;
-  co_return co_await run(b, timeout, ctx, std::move(g), *req, false);
+  co_return co_await run(env, ctx, std::move(g), *req, false);
 }
 
 namespace {
-asio::awaitable<result<model_list>> fetch_models(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
-  bus::request_options opts{timeout, ctx.tr};
+asio::awaitable<result<model_list>> fetch_models(const route_env& env, http::request_context& ctx) {
   list_models_request req;
-  co_return co_await b.call<inference::list_models>(std::move(req), std::move(opts));
+  co_return co_await env.call<inference::list_models>(std::move(req), ctx);
 }
 }  // namespace
 
@@ -249,15 +248,15 @@ nlohmann::json model_json(const model_info& m) {
 }
 }  // namespace
 
-asio::awaitable<http::response> models(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
-  auto list = co_await fetch_models(b, timeout, ctx);
+asio::awaitable<http::response> models(const route_env& env, http::request_context& ctx) {
+  auto list = co_await fetch_models(env, ctx);
   if (!list) co_return error_response(openai::to_api_error(list.err()));
   nlohmann::json data = nlohmann::json::array();
   for (const auto& m : list->data) data.push_back(model_json(m));
   co_return openai_response(200, {{"object", "list"}, {"data", data}});
 }
 
-asio::awaitable<http::response> register_model(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
+asio::awaitable<http::response> register_model(const route_env& env, http::request_context& ctx) {
   auto body = openai::parse_body(ctx.req.body());
   if (!body) co_return error_response(body.err());
   register_model_request req;
@@ -280,31 +279,30 @@ asio::awaitable<http::response> register_model(bus::bus& b, milliseconds timeout
   if (!fallback) co_return error_response(fallback.err());
   req.fallback = std::move(fallback).value();
   // Loading reads every weight: allow it far longer than an ordinary bus call.
-  bus::request_options opts{std::max(timeout, milliseconds(600'000)), ctx.tr};
-  auto loaded = co_await b.call<inference::register_model>(std::move(req), std::move(opts));
+  auto opts = env.options(ctx);
+  opts.timeout = std::max(env.timeout, milliseconds(600'000));
+  auto loaded = co_await env.bus.call<inference::register_model>(std::move(req), std::move(opts));
   if (!loaded) co_return error_response(openai::to_api_error(loaded.err()));
   co_return openai_response(201, model_json(*loaded));
 }
 
-asio::awaitable<http::response> unload_model(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
+asio::awaitable<http::response> unload_model(const route_env& env, http::request_context& ctx) {
   std::string id(ctx.param("id").value_or(""));
-  bus::request_options opts{timeout, ctx.tr};
   model_ref ref{id};
-  auto r = co_await b.call<inference::unload_model>(std::move(ref), std::move(opts));
+  auto r = co_await env.call<inference::unload_model>(std::move(ref), ctx);
   if (!r) co_return error_response(from_bus(r.err(), id));
   co_return openai_response(200, {{"id", id}, {"object", "model"}, {"deleted", true}});
 }
 
-asio::awaitable<http::response> set_default_model(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
+asio::awaitable<http::response> set_default_model(const route_env& env, http::request_context& ctx) {
   std::string id(ctx.param("id").value_or(""));
-  bus::request_options opts{timeout, ctx.tr};
   model_ref ref{id};
-  auto r = co_await b.call<inference::set_default_model>(std::move(ref), std::move(opts));
+  auto r = co_await env.call<inference::set_default_model>(std::move(ref), ctx);
   if (!r) co_return error_response(from_bus(r.err(), id));
   co_return openai_response(200, model_json(*r));
 }
 
-asio::awaitable<http::response> set_fallback_model(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
+asio::awaitable<http::response> set_fallback_model(const route_env& env, http::request_context& ctx) {
   auto body = openai::parse_body(ctx.req.body());
   if (!body) co_return error_response(body.err());
   const auto& j = *body;
@@ -315,16 +313,15 @@ asio::awaitable<http::response> set_fallback_model(bus::bus& b, milliseconds tim
   auto fallback = fallback_field(j);
   if (!fallback) co_return error_response(fallback.err());
   req.fallback = std::move(fallback).value();
-  bus::request_options opts{timeout, ctx.tr};
   const std::string id = req.id;
-  auto r = co_await b.call<inference::set_fallback_model>(std::move(req), std::move(opts));
+  auto r = co_await env.call<inference::set_fallback_model>(std::move(req), ctx);
   if (!r) co_return error_response(from_bus(r.err(), id));
   co_return openai_response(200, model_json(*r));
 }
 
-asio::awaitable<http::response> model(bus::bus& b, milliseconds timeout, http::request_context& ctx) {
+asio::awaitable<http::response> model(const route_env& env, http::request_context& ctx) {
   std::string id(ctx.param("id").value_or(""));
-  auto list = co_await fetch_models(b, timeout, ctx);
+  auto list = co_await fetch_models(env, ctx);
   if (!list) co_return error_response(openai::to_api_error(list.err()));
   for (const auto& m : list->data) {
     if (m.id == id) {

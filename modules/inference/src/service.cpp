@@ -178,8 +178,6 @@ std::string cache_key(const loaded_model& m, const std::vector<std::int32_t>& pr
   return key;
 }
 
-std::string utc_day() { return now_rfc3339().substr(0, 10); }
-
 std::string folder_name(const std::filesystem::path& dir) {
   auto p = dir.lexically_normal();
   std::string name = p.filename().string();
@@ -438,7 +436,7 @@ asio::awaitable<result<model_info>> service::set_fallback_model(set_fallback_req
   co_return info(*m);
 }
 
-asio::awaitable<service::grounding> service::ground(const generate_request& req) {
+asio::awaitable<service::grounding> service::ground(const generate_request& req, const bus::call_context& c) {
   grounding out;
   auto last_user = std::find_if(req.messages.rbegin(), req.messages.rend(),
                                 [](const chat_turn& t) { return t.role == "user"; });
@@ -447,7 +445,8 @@ asio::awaitable<service::grounding> service::ground(const generate_request& req)
   q.query = search_text(last_user->content, 32, 500);
   q.limit = req.grounding;
   if (q.query.empty()) co_return out;
-  bus::request_options opts(std::chrono::milliseconds(2000));
+  // The generation waits for this: it may take the time its caller has left, no more.
+  auto opts = bus::nested(c);
   auto found = co_await ctx_.bus().call<catalog::search_products>(std::move(q), std::move(opts));
   if (!found) {
     // A question the search cannot take (no words, say) grounds on nothing; a catalog
@@ -487,7 +486,7 @@ result<std::vector<std::int32_t>> service::render(const loaded_model& m, const g
   }
 }
 
-asio::awaitable<result<generation_started>> service::generate(generate_request req, const bus::call_context&) {
+asio::awaitable<result<generation_started>> service::generate(generate_request req, const bus::call_context& c) {
   std::shared_ptr<loaded_model> m = find(req.model);
   if (!m) {
     co_return error::not_found(req.model.empty() ? std::string("no model is loaded")
@@ -516,7 +515,7 @@ asio::awaitable<result<generation_started>> service::generate(generate_request r
   // Grounding: the store's matching products go first, as (or into) the system message.
   grounding grounded;
   if (req.grounding > 0 && !req.messages.empty()) {
-    grounded = co_await ground(req);
+    grounded = co_await ground(req, c);
     if (!grounded.context.empty()) {
       if (req.messages.front().role == "system")
         req.messages.front().content += "\n\n" + grounded.context;
@@ -586,7 +585,7 @@ asio::awaitable<result<generation_started>> service::start_on(const std::shared_
   g.max_tokens = req.max_tokens.value_or(0);
   g.stop_tokens = m->stop_tokens;
   g.stop_strings = req.stop;
-  g.deadline = req.deadline;
+  if (req.time_limit_ms > 0) g.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(req.time_limit_ms);
 
   // Runs on the engine thread: forward the pieces, and at the end store the text for
   // the cache and count the tokens.
@@ -633,10 +632,10 @@ asio::awaitable<result<conversation>> service::create_conversation(create_conver
     co_return error{errc::not_found, fmt::format("the model '{}' does not exist", req.model),
                     {{"model", "no model with this name is loaded"}}};
   conversation c;
-  c.id = new_id("conv");
+  c.id = ctx_.clock().new_id("conv");
   c.model = std::move(req.model);
   c.title = std::move(req.title);
-  c.created_at = c.updated_at = now_rfc3339();
+  c.created_at = c.updated_at = ctx_.clock().now_rfc3339();
   auto job = [c, caller = std::move(req.caller)](store::database& db) { conversations::sql::insert(db, c, caller); };
   auto r = co_await ctx_.store().run(std::move(job));
   if (!r) co_return std::move(r).err();
@@ -653,34 +652,27 @@ asio::awaitable<result<conversation>> service::get_conversation(conversation_ref
 
 asio::awaitable<result<conversation_page>> service::list_conversations(list_conversations_request req,
                                                                        const bus::call_context&) {
-  std::string after;
-  if (!req.cursor.empty()) {
-    after = decode_cursor(req.cursor);
-    if (!after.starts_with("conv_"))
-      co_return error::invalid({{"cursor", "malformed cursor: pass the next_cursor of the previous page"}});
-  }
-  const std::int64_t limit = conversations::page_size(req.limit);
-  auto job = [caller = req.caller, after, n = limit + 1](store::database& db) {
+  auto fetch = [caller = std::move(req.caller)](store::database& db, const std::string& after, std::int64_t n) {
     return conversations::sql::list(db, caller, after, n);
   };
-  auto rows = co_await ctx_.store().run(std::move(job));
-  if (!rows) co_return std::move(rows).err();
-  conversation_page page;
-  page.data = std::move(rows).value();
-  if (static_cast<std::int64_t>(page.data.size()) > limit) {
-    page.data.resize(static_cast<std::size_t>(limit));
-    page.next_cursor = encode_cursor(page.data.back().id);
-  }
-  co_return page;
+  page_rules rules{conversations::default_page_limit, conversations::max_page_limit, "conv"};
+  co_return co_await read_page<conversation>(ctx_.store(), req.limit, std::move(req.cursor), rules,
+                                             std::move(fetch));
 }
 
 asio::awaitable<result<conversation_deleted>> service::delete_conversation(conversation_ref req,
                                                                            const bus::call_context&) {
-  auto job = [req](store::database& db) { return conversations::sql::remove(db, req.id, req.caller); };
-  auto removed = co_await ctx_.store().run(std::move(job));
-  if (!removed) co_return std::move(removed).err();
-  if (!removed.value()) co_return error::not_found("no conversation has this id");
-  co_return conversation_deleted{req.id};
+  auto job = [req](store::database& db) {
+    return db.transaction([&]() -> result<conversation_deleted> {
+      auto version = conversations::sql::version_of(db, req.id, req.caller);
+      if (!version) return error::not_found("no conversation has this id");
+      if (req.expected_version && !req.expected_version->matches(*version))
+        return version_mismatch("the conversation", *version);
+      conversations::sql::remove(db, req.id, req.caller);
+      return conversation_deleted{req.id};
+    });
+  };
+  co_return co_await ctx_.store().run(std::move(job));
 }
 
 void service::drop_later(std::shared_ptr<loaded_model> m) {
@@ -704,7 +696,7 @@ void service::write_later(F job, std::string_view what) {
 }
 
 void service::append_to_conversation(std::string id, std::vector<chat_turn> turns) {
-  auto job = [id = std::move(id), turns = std::move(turns), now = now_rfc3339()](store::database& db) {
+  auto job = [id = std::move(id), turns = std::move(turns), now = ctx_.clock().now_rfc3339()](store::database& db) {
     db.transaction([&] {
       if (!conversations::sql::append(db, id, turns, now))
         log::info("inference", "conversation deleted before its reply was stored", {{"conversation", id}});
@@ -715,7 +707,7 @@ void service::append_to_conversation(std::string id, std::vector<chat_turn> turn
 
 void service::record_usage(std::string caller, std::string model, std::int64_t prompt_tokens,
                            std::int64_t completion_tokens) {
-  auto job = [caller = std::move(caller), model = std::move(model), day = utc_day(), prompt_tokens,
+  auto job = [caller = std::move(caller), model = std::move(model), day = ctx_.clock().now_rfc3339().substr(0, 10), prompt_tokens,
               completion_tokens](store::database& db) {
     db.prepare(
           "INSERT INTO usage(caller, day, model, requests, prompt_tokens, completion_tokens) VALUES (?, ?, ?, 1, ?, ?) "

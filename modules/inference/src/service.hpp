@@ -81,7 +81,7 @@ class service {
     std::vector<std::string> ids;   // the products in it
     bool unavailable = false;       // the catalog could not be asked
   };
-  asio::awaitable<grounding> ground(const generate_request& req);
+  asio::awaitable<grounding> ground(const generate_request& req, const bus::call_context& c);
   // One try at starting req on m: render, the response cache, the scheduler's queue.
   asio::awaitable<result<generation_started>> start_on(const std::shared_ptr<loaded_model>& m, const generate_request& req,
                                                        const std::vector<chat_turn>& new_turns);

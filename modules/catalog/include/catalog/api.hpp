@@ -1,6 +1,7 @@
 #pragma once
 
 #include <agora/module.hpp>
+#include <agora/values.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -9,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 // The catalog's one door: the values it owns, the bus methods it answers and the events
@@ -16,14 +18,7 @@
 // travel over an in-process bus (moved) or a networked one (serialised).
 namespace agora::catalog {
 
-// An amount of money: integer minor units (cents for EUR, yen for JPY) of an active
-// ISO 4217 currency. Never a float. Valid: 0 ≤ amount ≤ 10^12, currency like "EUR".
-struct money {
-  std::int64_t amount = 0;
-  std::string currency;
-
-  friend bool operator==(const money&, const money&) = default;
-};
+using agora::money;  // integer minor units of an active ISO 4217 currency (agora/values.hpp)
 
 enum class product_status { active, archived };
 
@@ -60,11 +55,6 @@ struct category {
   friend bool operator==(const category&, const category&) = default;
 };
 
-// A field of a partial update that can also be cleared: absent (unchanged), an empty
-// inner optional (set to null) or a value.
-template <class T>
-using nullable_patch = std::optional<std::optional<T>>;
-
 // The reply of the product methods that return one product. `json` is the product's
 // JSON text, rendered by the catalog once per version and shared read-only, so a hot
 // read serialises nothing; it is null after a networked hop (then render `item`).
@@ -95,10 +85,7 @@ struct list_products_request {
   std::optional<product_status> status;
 };
 
-struct product_page {
-  std::vector<product> data;
-  std::optional<std::string> next_cursor;  // absent on the last page
-};
+using product_page = page<product>;
 
 // Full-text search over products' names, skus and descriptions (SQLite FTS5, accents
 // and case ignored: "creme" finds "Crème"). `query` is plain words, never query syntax:
@@ -139,11 +126,11 @@ struct search_results {
   bool all_words = true;  // false: no product matched every word, these match some
 };
 
-// Only the fields present change. With `expected_version` set, a product at another
-// version is refused with failed_precondition; without it the last write wins.
+// Only the fields present change. With `expected_version` set, a product at none of its
+// versions is refused with failed_precondition; without it the last write wins.
 struct update_product_request {
   std::string id;
-  std::optional<std::int64_t> expected_version;
+  std::optional<version_match> expected_version;  // If-Match
   std::optional<std::string> sku;
   std::optional<std::string> name;
   std::optional<std::string> description;
@@ -154,7 +141,7 @@ struct update_product_request {
 
 struct delete_product_request {
   std::string id;
-  std::optional<std::int64_t> expected_version;
+  std::optional<version_match> expected_version;  // If-Match
 };
 
 struct deleted {
@@ -178,14 +165,11 @@ struct list_categories_request {
   std::optional<std::string> parent_id;
 };
 
-struct category_page {
-  std::vector<category> data;
-  std::optional<std::string> next_cursor;
-};
+using category_page = page<category>;
 
 struct update_category_request {
   std::string id;
-  std::optional<std::int64_t> expected_version;
+  std::optional<version_match> expected_version;  // If-Match
   std::optional<std::string> name;
   nullable_patch<std::string> parent_id;
   std::optional<std::string> description;
@@ -194,7 +178,7 @@ struct update_category_request {
 // A category that still has products or child categories is refused with conflict.
 struct delete_category_request {
   std::string id;
-  std::optional<std::int64_t> expected_version;
+  std::optional<version_match> expected_version;  // If-Match
 };
 
 // Bus methods. Errors: invalid_argument naming each bad field (also a category_id or
@@ -269,48 +253,99 @@ inline constexpr std::string_view category_created = "category.created";
 inline constexpr std::string_view category_updated = "category.updated";
 inline constexpr std::string_view category_deleted = "category.deleted";
 
-void to_json(nlohmann::json& j, const money& v);
-void from_json(const nlohmann::json& j, money& v);
+// JSON forms (field lists; see agora/json_fields.hpp). A product's JSON is also its HTTP
+// body and its events' data.
 void to_json(nlohmann::json& j, const product_status& v);
 void from_json(const nlohmann::json& j, product_status& v);
-void to_json(nlohmann::json& j, const product& v);
-void from_json(const nlohmann::json& j, product& v);
-void to_json(nlohmann::json& j, const category& v);
-void from_json(const nlohmann::json& j, category& v);
 void to_json(nlohmann::json& j, const product_reply& v);
 void from_json(const nlohmann::json& j, product_reply& v);
-void to_json(nlohmann::json& j, const create_product_request& v);
-void from_json(const nlohmann::json& j, create_product_request& v);
-void to_json(nlohmann::json& j, const get_product_request& v);
-void from_json(const nlohmann::json& j, get_product_request& v);
-void to_json(nlohmann::json& j, const list_products_request& v);
-void from_json(const nlohmann::json& j, list_products_request& v);
-void to_json(nlohmann::json& j, const product_page& v);
-void from_json(const nlohmann::json& j, product_page& v);
-void to_json(nlohmann::json& j, const search_products_request& v);
-void from_json(const nlohmann::json& j, search_products_request& v);
-void to_json(nlohmann::json& j, const search_hit& v);
-void from_json(const nlohmann::json& j, search_hit& v);
-void to_json(nlohmann::json& j, const search_results& v);
-void from_json(const nlohmann::json& j, search_results& v);
-void to_json(nlohmann::json& j, const update_product_request& v);
-void from_json(const nlohmann::json& j, update_product_request& v);
-void to_json(nlohmann::json& j, const delete_product_request& v);
-void from_json(const nlohmann::json& j, delete_product_request& v);
-void to_json(nlohmann::json& j, const deleted& v);
-void from_json(const nlohmann::json& j, deleted& v);
-void to_json(nlohmann::json& j, const create_category_request& v);
-void from_json(const nlohmann::json& j, create_category_request& v);
-void to_json(nlohmann::json& j, const get_category_request& v);
-void from_json(const nlohmann::json& j, get_category_request& v);
-void to_json(nlohmann::json& j, const list_categories_request& v);
-void from_json(const nlohmann::json& j, list_categories_request& v);
-void to_json(nlohmann::json& j, const category_page& v);
-void from_json(const nlohmann::json& j, category_page& v);
-void to_json(nlohmann::json& j, const update_category_request& v);
-void from_json(const nlohmann::json& j, update_category_request& v);
-void to_json(nlohmann::json& j, const delete_category_request& v);
-void from_json(const nlohmann::json& j, delete_category_request& v);
+
+constexpr auto json_fields(const product*) {
+  return std::tuple{json_field("id", &product::id),
+                    json_field("sku", &product::sku),
+                    json_field("name", &product::name),
+                    json_field("description", &product::description, json_default),
+                    json_field("price", &product::price),
+                    json_field("category_id", &product::category_id),
+                    json_field("status", &product::status),
+                    json_field("version", &product::version),
+                    json_field("created_at", &product::created_at),
+                    json_field("updated_at", &product::updated_at)};
+}
+constexpr auto json_fields(const category*) {
+  return std::tuple{json_field("id", &category::id),
+                    json_field("name", &category::name),
+                    json_field("parent_id", &category::parent_id),
+                    json_field("description", &category::description, json_default),
+                    json_field("version", &category::version),
+                    json_field("created_at", &category::created_at),
+                    json_field("updated_at", &category::updated_at)};
+}
+constexpr auto json_fields(const create_product_request*) {
+  using r = create_product_request;
+  return std::tuple{json_field("sku", &r::sku),
+                    json_field("name", &r::name),
+                    json_field("description", &r::description, json_default),
+                    json_field("price", &r::price),
+                    json_field("category_id", &r::category_id),
+                    json_field("status", &r::status, json_default)};
+}
+constexpr auto json_fields(const get_product_request*) { return std::tuple{json_field("id", &get_product_request::id)}; }
+constexpr auto json_fields(const list_products_request*) {
+  using r = list_products_request;
+  return std::tuple{json_field("limit", &r::limit), json_field("cursor", &r::cursor, json_default),
+                    json_field("category_id", &r::category_id), json_field("status", &r::status)};
+}
+constexpr auto json_fields(const search_products_request*) {
+  using r = search_products_request;
+  return std::tuple{json_field("query", &r::query), json_field("limit", &r::limit), json_field("status", &r::status),
+                    json_field("category_id", &r::category_id)};
+}
+constexpr auto json_fields(const search_hit*) {
+  return std::tuple{json_field("product", &search_hit::item), json_field("score", &search_hit::score),
+                    json_field("snippet", &search_hit::snippet, json_default)};
+}
+constexpr auto json_fields(const search_results*) {
+  return std::tuple{json_field("data", &search_results::data),
+                    json_field("all_words", &search_results::all_words, json_default)};
+}
+constexpr auto json_fields(const update_product_request*) {
+  using r = update_product_request;
+  return std::tuple{json_field("id", &r::id),       json_field("expected_version", &r::expected_version),
+                    json_field("sku", &r::sku),     json_field("name", &r::name),
+                    json_field("description", &r::description), json_field("price", &r::price),
+                    json_field("category_id", &r::category_id), json_field("status", &r::status)};
+}
+constexpr auto json_fields(const delete_product_request*) {
+  return std::tuple{json_field("id", &delete_product_request::id),
+                    json_field("expected_version", &delete_product_request::expected_version)};
+}
+constexpr auto json_fields(const deleted*) {
+  return std::tuple{json_field("id", &deleted::id), json_field("version", &deleted::version)};
+}
+constexpr auto json_fields(const create_category_request*) {
+  using r = create_category_request;
+  return std::tuple{json_field("name", &r::name), json_field("parent_id", &r::parent_id),
+                    json_field("description", &r::description, json_default)};
+}
+constexpr auto json_fields(const get_category_request*) {
+  return std::tuple{json_field("id", &get_category_request::id)};
+}
+constexpr auto json_fields(const list_categories_request*) {
+  using r = list_categories_request;
+  return std::tuple{json_field("limit", &r::limit), json_field("cursor", &r::cursor, json_default),
+                    json_field("parent_id", &r::parent_id)};
+}
+constexpr auto json_fields(const update_category_request*) {
+  using r = update_category_request;
+  return std::tuple{json_field("id", &r::id), json_field("expected_version", &r::expected_version),
+                    json_field("name", &r::name), json_field("parent_id", &r::parent_id),
+                    json_field("description", &r::description)};
+}
+constexpr auto json_fields(const delete_category_request*) {
+  return std::tuple{json_field("id", &delete_category_request::id),
+                    json_field("expected_version", &delete_category_request::expected_version)};
+}
 
 // The catalog's declaration for the runtime: methods, routes under /v1/products and
 // /v1/categories, events, migrations and settings (modules.catalog.cache_size,

@@ -4,6 +4,7 @@
 // routes) send it over the bus. Nothing here depends on libtorch.
 
 #include <agora/module.hpp>
+#include <agora/values.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -13,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -47,7 +49,10 @@ struct generate_request {
   // > 0 (chat only): search the store's catalog for the last user message and put up to
   // this many matching products into the context, as a system message.
   std::int64_t grounding = 0;
-  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // How long the generation may run, from when the module takes it (a whole answer is
+  // also bounded by its HTTP request's deadline); 0: no limit of its own. A duration, not
+  // a time point, so it means the same in another process.
+  std::int64_t time_limit_ms = 0;
 };
 
 // One delivery of a running generation; the last has `finish` set: "stop", "length",
@@ -166,6 +171,9 @@ struct conversation {
   std::string title;
   std::string created_at;
   std::string updated_at;
+  // 1 + the number of stored messages: it grows with every exchange appended (nothing
+  // else about a conversation changes). The HTTP ETag is this, quoted.
+  std::int64_t version = 1;
   std::vector<conversation_message> messages;  // filled by get, empty in lists
 };
 struct create_conversation_request {
@@ -176,16 +184,14 @@ struct create_conversation_request {
 struct conversation_ref {
   std::string id;
   std::string caller = "anonymous";
+  std::optional<version_match> expected_version;  // delete: If-Match
 };
 struct list_conversations_request {
   std::optional<std::int64_t> limit;
   std::string cursor;
   std::string caller = "anonymous";
 };
-struct conversation_page {
-  std::vector<conversation> data;
-  std::optional<std::string> next_cursor;
-};
+using conversation_page = page<conversation>;
 struct conversation_deleted {
   std::string id;
 };
@@ -210,6 +216,105 @@ struct delete_conversation {
   using request = conversation_ref;
   using reply = conversation_deleted;
 };
+
+// JSON forms (field lists; see agora/json_fields.hpp), so every method can cross a
+// networked bus. A generation's pieces are not part of generation_started's JSON: a
+// networked bus carries them on a reply subject of their own and attaches the stream.
+constexpr auto json_fields(const chat_turn*) {
+  return std::tuple{json_field("role", &chat_turn::role), json_field("content", &chat_turn::content)};
+}
+constexpr auto json_fields(const generate_request*) {
+  using r = generate_request;
+  return std::tuple{json_field("model", &r::model, json_default),
+                    json_field("messages", &r::messages, json_default),
+                    json_field("prompt", &r::prompt, json_default),
+                    json_field("max_tokens", &r::max_tokens),
+                    json_field("temperature", &r::temperature, json_default),
+                    json_field("top_p", &r::top_p, json_default),
+                    json_field("top_k", &r::top_k, json_default),
+                    json_field("repetition_penalty", &r::repetition_penalty, json_default),
+                    json_field("presence_penalty", &r::presence_penalty, json_default),
+                    json_field("frequency_penalty", &r::frequency_penalty, json_default),
+                    json_field("seed", &r::seed),
+                    json_field("logit_bias", &r::logit_bias, json_default),
+                    json_field("stop", &r::stop, json_default),
+                    json_field("caller", &r::caller, json_default),
+                    json_field("conversation_id", &r::conversation_id),
+                    json_field("grounding", &r::grounding, json_default),
+                    json_field("time_limit_ms", &r::time_limit_ms, json_default)};
+}
+constexpr auto json_fields(const generation_piece*) {
+  using r = generation_piece;
+  return std::tuple{json_field("text", &r::text, json_default),
+                    json_field("completion_tokens", &r::completion_tokens, json_default),
+                    json_field("finish", &r::finish), json_field("error", &r::error, json_default)};
+}
+constexpr auto json_fields(const generation_started*) {
+  using r = generation_started;
+  return std::tuple{json_field("model", &r::model), json_field("prompt_tokens", &r::prompt_tokens),
+                    json_field("cached", &r::cached, json_default),
+                    json_field("fallback_from", &r::fallback_from, json_default),
+                    json_field("grounded", &r::grounded, json_default),
+                    json_field("grounding_unavailable", &r::grounding_unavailable, json_default)};
+}
+constexpr auto json_fields(const model_info*) {
+  using r = model_info;
+  return std::tuple{json_field("id", &r::id),
+                    json_field("created", &r::created, json_default),
+                    json_field("context", &r::context, json_default),
+                    json_field("is_default", &r::is_default, json_default),
+                    json_field("path", &r::path, json_default),
+                    json_field("checksum", &r::checksum, json_default),
+                    json_field("weight_bytes", &r::weight_bytes, json_default),
+                    json_field("fallback", &r::fallback, json_default)};
+}
+constexpr auto json_fields(const list_models_request*) { return std::tuple{}; }
+constexpr auto json_fields(const model_list*) { return std::tuple{json_field("data", &model_list::data)}; }
+constexpr auto json_fields(const register_model_request*) {
+  using r = register_model_request;
+  return std::tuple{json_field("path", &r::path), json_field("name", &r::name, json_default),
+                    json_field("make_default", &r::make_default, json_default),
+                    json_field("fallback", &r::fallback, json_default)};
+}
+constexpr auto json_fields(const model_ref*) { return std::tuple{json_field("id", &model_ref::id)}; }
+constexpr auto json_fields(const model_unloaded*) { return std::tuple{json_field("id", &model_unloaded::id)}; }
+constexpr auto json_fields(const set_fallback_request*) {
+  return std::tuple{json_field("id", &set_fallback_request::id),
+                    json_field("fallback", &set_fallback_request::fallback, json_default)};
+}
+constexpr auto json_fields(const conversation_message*) {
+  using r = conversation_message;
+  return std::tuple{json_field("role", &r::role), json_field("content", &r::content),
+                    json_field("created_at", &r::created_at)};
+}
+constexpr auto json_fields(const conversation*) {
+  using r = conversation;
+  return std::tuple{json_field("id", &r::id),
+                    json_field("model", &r::model),
+                    json_field("title", &r::title, json_default),
+                    json_field("created_at", &r::created_at),
+                    json_field("updated_at", &r::updated_at),
+                    json_field("version", &r::version, json_default),
+                    json_field("messages", &r::messages, json_default)};
+}
+constexpr auto json_fields(const create_conversation_request*) {
+  using r = create_conversation_request;
+  return std::tuple{json_field("model", &r::model), json_field("title", &r::title, json_default),
+                    json_field("caller", &r::caller, json_default)};
+}
+constexpr auto json_fields(const conversation_ref*) {
+  using r = conversation_ref;
+  return std::tuple{json_field("id", &r::id), json_field("caller", &r::caller, json_default),
+                    json_field("expected_version", &r::expected_version)};
+}
+constexpr auto json_fields(const list_conversations_request*) {
+  using r = list_conversations_request;
+  return std::tuple{json_field("limit", &r::limit), json_field("cursor", &r::cursor, json_default),
+                    json_field("caller", &r::caller, json_default)};
+}
+constexpr auto json_fields(const conversation_deleted*) {
+  return std::tuple{json_field("id", &conversation_deleted::id)};
+}
 
 // The module declaration (modules/registry.cpp lists it).
 module_definition module();
