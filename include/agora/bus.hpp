@@ -45,10 +45,15 @@ struct request_options {
   trace tr;
 };
 
+// What a request handler is told about its call.
 struct call_context {
   std::string_view method;
   const trace* tr = nullptr;
-  clock::time_point deadline;
+  // Reply by then. The caller waits a little longer (a tenth of its timeout, at most
+  // 250 ms) so that a reply handed back at this time still reaches it: work bounded by
+  // this deadline (store::worker::run) never finishes after its caller has given up.
+  // max(): no deadline.
+  clock::time_point deadline = clock::time_point::max();
 };
 
 using request_handler =

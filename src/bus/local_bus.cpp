@@ -3,6 +3,7 @@
 #include "bus/deadlines.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -40,6 +41,9 @@ struct space_handler {
 constexpr std::size_t run_batch = 256;
 constexpr std::size_t outcome_count = 2 + static_cast<std::size_t>(errc::deadline_exceeded);
 constexpr std::chrono::milliseconds longest_timeout = std::chrono::hours(24);
+// Kept between a handler's reply-by time (call_context::deadline) and the caller's
+// deadline, for the reply's way back.
+constexpr std::chrono::milliseconds reply_allowance{250};
 
 std::string rfc3339_now() {
   const auto now = std::chrono::system_clock::now();
@@ -171,7 +175,7 @@ class call_base : public pending_call {
       : pending_call(deadline), method_(std::move(m)), msg_(std::move(msg)), tr_(std::move(tr)), start_(start) {
     ctx_.method = method_->name_;
     ctx_.tr = &tr_;
-    ctx_.deadline = deadline;
+    ctx_.deadline = deadline - std::min<clock::duration>((deadline - start) / 10, reply_allowance);
   }
 
   void settle(result<message> r) {
@@ -418,6 +422,7 @@ class core : public std::enable_shared_from_this<core> {
       op->settle(std::move(r));
     }
     self->requests_in_flight_.fetch_sub(1);
+    self->note_progress();
   }
 
   static void spawn_done(std::exception_ptr e) {
@@ -519,7 +524,7 @@ class core : public std::enable_shared_from_this<core> {
         const auto dropped = p->queue.size();
         p->queue.clear();
         p->active = false;
-        g->release(dropped);
+        self->release(*g, dropped);
         co_return;
       }
     }
@@ -563,7 +568,7 @@ class core : public std::enable_shared_from_this<core> {
         std::lock_guard lock(p->mu);
         for (auto i = batch.size(); i-- > done;) p->queue.push_front(std::move(batch[i]));
       }
-      g->release(done);
+      self->release(*g, done);
       self->schedule_retry(std::move(g), p, *retry_after);
       co_return;
     }
@@ -579,7 +584,7 @@ class core : public std::enable_shared_from_this<core> {
       if (p->queue.empty()) p->active = false;
       else next = p->owner;
     }
-    g->release(freed);
+    self->release(*g, freed);
     if (next) self->start_run(std::move(g), p, std::move(next));
   }
 
@@ -671,6 +676,33 @@ class core : public std::enable_shared_from_this<core> {
             {"draining", draining_.load()}};
   }
 
+  void release(group_state& g, std::size_t n) {
+    g.release(n);
+    note_progress();
+  }
+
+  // After work finished: once draining, wakes drain() when nothing is left. The seq_cst
+  // pair with drain (counters then draining_ here, draining_ then counters there) means
+  // the last piece of work to finish always sees the drain.
+  void note_progress() {
+    if (draining_.load() && idle()) asio::post(timer_strand_, [self = shared_from_this()] { self->wake_drainers(); });
+  }
+
+  // On the timer strand: waits until idle or the deadline, woken by note_progress.
+  asio::awaitable<void> wait_idle(clock::time_point deadline) {
+    asio::steady_timer t(timer_strand_);
+    while (!idle() && clock::now() < deadline) {
+      t.expires_at(deadline);
+      drainers_.insert(&t);
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      drainers_.erase(&t);
+    }
+  }
+
+  void wake_drainers() {
+    for (auto* t : drainers_) t->cancel();
+  }
+
   bool idle() const {
     if (requests_in_flight_.load() != 0) return false;
     for (const auto& g : all_groups())
@@ -703,6 +735,7 @@ class core : public std::enable_shared_from_this<core> {
   std::deque<dead_entry> dead_;
   std::uint64_t next_seq_ = 1;
   std::set<std::shared_ptr<asio::steady_timer>> retry_timers_;  // timer strand only
+  std::set<asio::steady_timer*> drainers_;                       // timer strand only
 };
 
 template <class Token>
@@ -781,13 +814,13 @@ class local_bus final : public bus {
     for (std::size_t i = 0; i < list.size(); ++i) {
       while (!list[i]->try_reserve()) {
         if (c->opts_.on_full == overflow::fail) {
-          for (std::size_t j = 0; j < i; ++j) list[j]->release(1);
+          for (std::size_t j = 0; j < i; ++j) c->release(*list[j], 1);
           co_return error{errc::resource_exhausted, fmt::format("group {} of {} is full", list[i]->name_, ev->topic),
                           {}};
         }
         auto waited = co_await async_wait_space(c, list[i], asio::use_awaitable);
         if (!waited) {
-          for (std::size_t j = 0; j < i; ++j) list[j]->release(1);
+          for (std::size_t j = 0; j < i; ++j) c->release(*list[j], 1);
           co_return waited;
         }
       }
@@ -808,11 +841,7 @@ class local_bus final : public bus {
     auto c = core_;
     c->draining_.store(true);
     for (const auto& g : c->all_groups()) g->fail_waiters();
-    asio::steady_timer poll(co_await asio::this_coro::executor);
-    while (!c->idle() && clock::now() < deadline) {
-      poll.expires_after(std::min<clock::duration>(std::chrono::milliseconds(1), deadline - clock::now()));
-      co_await poll.async_wait(asio::use_awaitable);
-    }
+    co_await asio::co_spawn(c->timer_strand_, c->wait_idle(deadline), asio::use_awaitable);
     if (!c->idle()) c->stop_consuming();
   }
 

@@ -10,9 +10,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
@@ -304,11 +302,7 @@ asio::awaitable<void> service::stop() {
   for (auto& m : models_) m->sched->stop();
   loader_.join();  // unloads in progress finish
   // Usage and conversation writes still in flight hold `this`; let them land.
-  asio::steady_timer t(ctx_.executor());
-  for (int i = 0; i < 500 && writes_in_flight_.load() > 0; ++i) {
-    t.expires_after(std::chrono::milliseconds(2));
-    co_await t.async_wait(asio::use_awaitable);
-  }
+  co_await writes_.wait();
 }
 
 std::shared_ptr<loaded_model> service::find(std::string_view name) {
@@ -693,14 +687,12 @@ void service::drop_later(std::shared_ptr<loaded_model> m) {
 
 template <class F>
 void service::write_later(F job, std::string_view what) {
-  writes_in_flight_.fetch_add(1);
   // Parameters, not captures: a coroutine lambda's captures die with the lambda.
   auto write = [](service* self, F j, std::string_view what) -> asio::awaitable<void> {
     auto r = co_await self->ctx_.store().run(std::move(j));
     if (!r) log::warn("inference", fmt::format("could not store {}", what), {{"error", r.err().message}});
-    self->writes_in_flight_.fetch_sub(1);
   };
-  asio::co_spawn(ctx_.executor(), write(this, std::move(job), what), asio::detached);
+  writes_.spawn(ctx_.executor(), write(this, std::move(job), what), "inference write");
 }
 
 void service::append_to_conversation(std::string id, std::vector<chat_turn> turns) {
