@@ -54,11 +54,15 @@ struct request_options {
   const method_codecs* codecs = nullptr;
 };
 
-// What a handler knows of the call it answers.
+// What a request handler is told about its call.
 struct call_context {
   std::string_view method;
   const trace* tr = nullptr;
-  clock::time_point deadline;  // the caller gives up then; nested calls inherit it
+  // Reply by then. The caller waits a little longer (a tenth of its timeout, at most
+  // 250 ms) so that a reply handed back at this time still reaches it: work bounded by
+  // this deadline (store::worker::run) never finishes after its caller has given up.
+  // max(): no deadline.
+  clock::time_point deadline = clock::time_point::max();
 };
 
 // Options for a call made while answering `c`: the same trace, and the time `c` has

@@ -91,11 +91,13 @@ struct page_rules {
 };
 
 // One page of a list in id order: checks limit and cursor (invalid_argument naming
-// them), runs fetch(db, after_id, limit + 1) on the store thread, and trims the extra
-// row into next_cursor. `fetch` returns std::vector<Row>; Row has an `id`.
+// them), runs fetch(db, after_id, limit + 1) on the store thread (bounded by `deadline`,
+// the handler's call_context::deadline), and trims the extra row into next_cursor.
+// `fetch` returns std::vector<Row>; Row has an `id`.
 template <class Row, class Fetch>
 asio::awaitable<result<page<Row>>> read_page(store::worker& store, std::optional<std::int64_t> limit,
-                                             std::string cursor, page_rules rules, Fetch fetch) {
+                                             std::string cursor, page_rules rules, Fetch fetch,
+                                             bus::clock::time_point deadline) {
   auto n = page_limit(limit, rules.default_limit, rules.max_limit);
   if (!n) co_return std::move(n).err();
   auto after = page_after(cursor, rules.id_prefix);
@@ -103,7 +105,7 @@ asio::awaitable<result<page<Row>>> read_page(store::worker& store, std::optional
   auto job = [after = std::move(after).value(), n = *n, fetch = std::move(fetch)](store::database& db) {
     return fetch(db, after, n + 1);
   };
-  auto rows = co_await store.run(std::move(job));
+  auto rows = co_await store.run(std::move(job), deadline);
   if (!rows) co_return std::move(rows).err();
   page<Row> out;
   out.data = std::move(rows).value();

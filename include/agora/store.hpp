@@ -54,6 +54,12 @@ class sqlite_error : public std::runtime_error {
   int code_;
 };
 
+// Thrown by `database` when a transaction bounded by a deadline would commit after it;
+// the transaction rolls back and `worker::run` answers deadline_exceeded.
+class deadline_passed : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Stops the start: a database from a newer binary, a failed migration, an unopenable file.
 class open_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -122,6 +128,16 @@ class database {
   const std::filesystem::path& file() const noexcept { return file_; }
   const std::string& module() const noexcept { return module_; }
 
+  // The busy timeout a connection has when no deadline bounds its work.
+  static constexpr std::chrono::milliseconds default_busy_timeout{5000};
+
+  // Bounds what runs next by `deadline` (time_point::max(): unbounded, the default):
+  // SQLite waits for a lock at most until shortly before it (a tenth of the time left,
+  // at most 100 ms, is kept for the work and the commit), and a transaction that would
+  // commit at or after it rolls back and throws deadline_passed. `worker::run` sets it
+  // around each job.
+  void bound_by(std::chrono::steady_clock::time_point deadline);
+
   // Runs f inside BEGIN IMMEDIATE ... COMMIT; rolls back if f throws. Nested calls
   // join the outer transaction. Records agora_store_transaction_duration_seconds.
   template <class F>
@@ -172,6 +188,7 @@ class database {
   metrics::histogram* tx_duration_ = nullptr;
   metrics::counter* tx_failures_ = nullptr;
   std::chrono::steady_clock::time_point tx_start_;
+  std::chrono::steady_clock::time_point commit_by_ = std::chrono::steady_clock::time_point::max();
 };
 
 template <class T>
@@ -207,13 +224,25 @@ class worker {
   // with f's value (or result) — or the typed error an exception became.
   template <class F>
   auto run(F f) -> asio::awaitable<result<typename unwrap_result<std::invoke_result_t<F, database&>>::type>> {
+    return run(std::move(f), std::chrono::steady_clock::time_point::max());
+  }
+
+  // The same for a caller that gives up at `deadline` (a bus handler passes its
+  // call_context's deadline). A job still queued at the deadline is refused with
+  // deadline_exceeded and runs nothing; one that starts waits for SQLite's locks only
+  // until shortly before the deadline (then: unavailable) and does not commit after it
+  // (then: deadline_exceeded, rolled back; see database::bound_by). So the caller never
+  // learns of a failure for a change that was committed.
+  template <class F>
+  auto run(F f, std::chrono::steady_clock::time_point deadline)
+      -> asio::awaitable<result<typename unwrap_result<std::invoke_result_t<F, database&>>::type>> {
     using R = result<typename unwrap_result<std::invoke_result_t<F, database&>>::type>;
     return asio::async_initiate<const asio::use_awaitable_t<>, void(R)>(
-        [this](auto handler, F fn) {
+        [this, deadline](auto handler, F fn) {
           queued_.fetch_add(1, std::memory_order_relaxed);
           auto ex = asio::get_associated_executor(handler);
-          asio::post(io_, [this, fn = std::move(fn), handler = std::move(handler), ex]() mutable {
-            R r = invoke<R>(fn);
+          asio::post(io_, [this, fn = std::move(fn), handler = std::move(handler), ex, deadline]() mutable {
+            R r = invoke<R>(fn, deadline);
             asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable {
               std::move(handler)(std::move(r));
             });
@@ -228,7 +257,7 @@ class worker {
     using R = result<typename unwrap_result<std::invoke_result_t<F, database&>>::type>;
     std::promise<R> p;
     queued_.fetch_add(1, std::memory_order_relaxed);
-    asio::post(io_, [&] { p.set_value(invoke<R>(f)); });
+    asio::post(io_, [&] { p.set_value(invoke<R>(f, std::chrono::steady_clock::time_point::max())); });
     return p.get_future().get();
   }
 
@@ -237,8 +266,16 @@ class worker {
 
  private:
   template <class R, class F>
-  R invoke(F& fn) {
+  R invoke(F& fn, std::chrono::steady_clock::time_point deadline) {
     queued_.fetch_sub(1, std::memory_order_relaxed);
+    if (deadline != std::chrono::steady_clock::time_point::max() && std::chrono::steady_clock::now() >= deadline)
+      return refused_late();
+    struct unbound {
+      database& db;
+      ~unbound() { db.bound_by(std::chrono::steady_clock::time_point::max()); }
+    };
+    db_->bound_by(deadline);
+    unbound guard{*db_};
     try {
       if constexpr (std::is_void_v<std::invoke_result_t<F, database&>>) {
         fn(*db_);
@@ -255,6 +292,7 @@ class worker {
     }
   }
   void after_job();
+  error refused_late();
 
   std::string module_;
   std::filesystem::path file_;

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -80,6 +81,16 @@ http::server_options server_options(const config::config& c, int threads) {
   o.handler_timeout = std::chrono::milliseconds(c.integer("server.handler_timeout_ms"));
   o.max_connections = static_cast<std::size_t>(c.integer("server.max_connections"));
   return o;
+}
+
+// A dead letter's sequence number: decimal digits only (no sign, no space), within 64 bits.
+std::optional<std::uint64_t> parse_sequence(std::string_view text) {
+  if (text.empty() || !std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+    return std::nullopt;
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return v;
 }
 
 template <class T>
@@ -178,16 +189,13 @@ void app::impl::add_core_routes() {
               {{200, {{"type", "object"}}}}});
   router.add({verb::post, "/v1/admin/dead-letters/{seq}/replay",
               [this](http::request_context& ctx) -> asio::awaitable<http::response> {
-                auto text = std::string(ctx.param("seq").value_or(""));
-                std::uint64_t seq = 0;
-                try {
-                  seq = std::stoull(text);
-                } catch (...) {
-                  co_return http::problem(422, "seq must be a dead letter's number", {{"seq", "expected an integer"}});
-                }
-                auto r = bus->replay(seq);
+                auto seq = parse_sequence(ctx.param("seq").value_or(""));
+                if (!seq)
+                  co_return http::problem(400, "seq must be a dead letter's number",
+                                          {{"seq", "expected digits only, at most 2^64-1"}});
+                auto r = bus->replay(*seq);
                 if (!r) co_return http::problem(r.err());
-                co_return http::json_response(202, {{"replayed", seq}});
+                co_return http::json_response(202, {{"replayed", *seq}});
               },
               "replayDeadLetter", "Put a dead letter back on its group's queue", "admin", nullptr,
               {{202, {{"type", "object"}}}}});

@@ -4,8 +4,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace agora::runtime {
@@ -19,11 +19,12 @@ constexpr std::size_t batch = 256;
 }  // namespace
 
 outbox_relay::outbox_relay(std::string module, store::worker& store, bus::bus& b, bus::executor ex,
-                           metrics::registry& m)
+                           metrics::registry& m, std::chrono::milliseconds idle_reread)
     : module_(std::move(module)),
       store_(store),
       bus_(b),
       ex_(std::move(ex)),
+      idle_reread_(idle_reread),
       wake_(ex_),
       published_(m.counter_of("agora_outbox_published_total", "Outbox events handed to the bus",
                               {{"module", module_}})),
@@ -32,11 +33,20 @@ outbox_relay::outbox_relay(std::string module, store::worker& store, bus::bus& b
 
 void outbox_relay::start() {
   running_ = true;
-  asio::co_spawn(ex_, [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->loop(); },
-                 [self = shared_from_this()](std::exception_ptr e) {
-                   self->running_ = false;
-                   if (e) log::error("outbox", "relay stopped by an exception", {{"module", self->module_}});
-                 });
+  tasks_.spawn(ex_, run(shared_from_this()), "outbox relay of " + module_);
+}
+
+asio::awaitable<void> outbox_relay::run(std::shared_ptr<outbox_relay> self) {
+  // Stopping is the task group's cancellation: the loop reads it between steps and still
+  // deletes what has settled, so a cancelled co_await must not throw.
+  co_await asio::this_coro::throw_if_cancelled(false);
+  try {
+    co_await self->loop();
+  } catch (...) {
+    self->running_ = false;
+    self->wake_flushers();
+    throw;
+  }
 }
 
 void outbox_relay::notify() {
@@ -51,6 +61,10 @@ void outbox_relay::settle(std::int64_t seq) {
   pending_.set(static_cast<double>(unsettled_.size()));
   settled_.push_back(seq);
   wake_.cancel();
+}
+
+void outbox_relay::wake_flushers() {
+  for (auto* t : flushers_) t->cancel();
 }
 
 asio::awaitable<void> outbox_relay::delete_settled() {
@@ -68,8 +82,13 @@ asio::awaitable<void> outbox_relay::delete_settled() {
 }
 
 asio::awaitable<void> outbox_relay::loop() {
-  while (!stopping_) {
-    if (!settled_.empty()) co_await delete_settled();
+  auto cancel = co_await asio::this_coro::cancellation_state;
+  auto stopping = [&cancel] { return cancel.cancelled() != asio::cancellation_type::none; };
+  while (!stopping()) {
+    if (!settled_.empty()) {
+      co_await delete_settled();
+      continue;
+    }
     if (dirty_) {
       dirty_ = false;
       auto read = [after = last_seq_](store::database& db) {
@@ -82,6 +101,7 @@ asio::awaitable<void> outbox_relay::loop() {
       auto rows = co_await store_.run(std::move(read));
       if (!rows) {
         dirty_ = true;
+        if (stopping()) break;
         wake_.expires_after(std::chrono::milliseconds(200));
         co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
@@ -108,7 +128,7 @@ asio::awaitable<void> outbox_relay::loop() {
         if (!r) {
           unsettled_.erase(seq);
           dirty_ = true;
-          if (!stopping_) {
+          if (!stopping()) {
             wake_.expires_after(std::chrono::milliseconds(100));
             co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
           }
@@ -119,12 +139,16 @@ asio::awaitable<void> outbox_relay::loop() {
       }
       continue;
     }
-    wake_.expires_after(std::chrono::seconds(5));
+    // Nothing to delete or read, checked in this strand turn: a settle or notify posted
+    // from now on finds this wait pending and cancels it.
+    if (unsettled_.empty()) wake_flushers();
+    wake_.expires_after(idle_reread_);
     auto [ec] = co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (!ec) dirty_ = true;
   }
   if (!settled_.empty()) co_await delete_settled();
   running_ = false;
+  wake_flushers();
 }
 
 asio::awaitable<bool> outbox_relay::flush(bus::clock::time_point deadline) {
@@ -133,26 +157,15 @@ asio::awaitable<bool> outbox_relay::flush(bus::clock::time_point deadline) {
 
 asio::awaitable<bool> outbox_relay::flush_here(bus::clock::time_point deadline) {
   asio::steady_timer t(ex_);
-  while ((dirty_ || !unsettled_.empty() || !settled_.empty()) && bus::clock::now() < deadline && running_) {
-    t.expires_after(std::chrono::milliseconds(2));
+  while (busy() && running_ && bus::clock::now() < deadline) {
+    t.expires_at(deadline);
+    flushers_.insert(&t);
     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    flushers_.erase(&t);
   }
-  co_return !dirty_ && unsettled_.empty();
+  co_return !busy();
 }
 
-asio::awaitable<void> outbox_relay::stop() {
-  co_await asio::co_spawn(ex_, stop_here(), asio::use_awaitable);
-}
-
-asio::awaitable<void> outbox_relay::stop_here() {
-  stopping_ = true;
-  wake_.cancel();
-  asio::steady_timer t(ex_);
-  while (running_) {
-    wake_.cancel();
-    t.expires_after(std::chrono::milliseconds(1));
-    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-}
+asio::awaitable<void> outbox_relay::stop() { co_await tasks_.stop(); }
 
 }  // namespace agora::runtime

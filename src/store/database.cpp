@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace agora::store {
@@ -106,7 +107,7 @@ database::database(std::filesystem::path file, std::string module, std::span<con
     throw open_error(fmt::format("cannot open {} database '{}': {}", module_, file_.string(), msg));
   }
   try {
-    sqlite3_busy_timeout(db_, 5000);
+    sqlite3_busy_timeout(db_, static_cast<int>(default_busy_timeout.count()));
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=NORMAL");
     exec("PRAGMA foreign_keys=ON");
@@ -162,7 +163,21 @@ void database::begin() {
   tx_start_ = std::chrono::steady_clock::now();
 }
 
+void database::bound_by(std::chrono::steady_clock::time_point deadline) {
+  if (deadline == commit_by_ && deadline == std::chrono::steady_clock::time_point::max()) return;
+  commit_by_ = deadline;
+  auto wait = default_busy_timeout;
+  if (deadline != std::chrono::steady_clock::time_point::max()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto kept = std::min<std::chrono::milliseconds>(left / 10, std::chrono::milliseconds(100));
+    wait = std::clamp(left - kept, std::chrono::milliseconds(0), default_busy_timeout);
+  }
+  sqlite3_busy_timeout(db_, static_cast<int>(wait.count()));
+}
+
 void database::commit() {
+  if (std::chrono::steady_clock::now() >= commit_by_)
+    throw deadline_passed(fmt::format("{} transaction would commit after its caller's deadline", module_));
   prepare("COMMIT").run();
   depth_ = 0;
   if (pending_events_) committed_events_ = true;

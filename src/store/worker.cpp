@@ -9,6 +9,8 @@ namespace agora::store {
 error to_error(std::exception_ptr e, std::string_view module) {
   try {
     std::rethrow_exception(e);
+  } catch (const deadline_passed&) {
+    return error::timeout("the store could not finish before the caller's deadline; nothing was written");
   } catch (const sqlite_error& ex) {
     int primary = ex.code() & 0xff;
     if (primary == SQLITE_CONSTRAINT) return error::conflict("the change conflicts with existing data");
@@ -58,6 +60,10 @@ void worker::stop() {
   if (!thread_.joinable()) return;
   work_.reset();
   thread_.join();
+}
+
+error worker::refused_late() {
+  return error::timeout("the store job was still queued at the caller's deadline; nothing was run");
 }
 
 void worker::after_job() {

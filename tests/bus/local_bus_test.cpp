@@ -870,3 +870,52 @@ TEST_CASE("stress: publishers, consumers and requests at once", "[.slow][bus]") 
     run(h.strand(), b->drain(std::chrono::steady_clock::now() + 5s));
   }
 }
+
+TEST_CASE("a reply handed back at the handler's deadline still reaches the caller", "[bus]") {
+  harness h;
+  auto b = h.make();
+  bus::clock::time_point told;
+  b->serve({"slow.op", "slow#0", h.strand(),
+            [&](bus::message m, const bus::call_context& ctx) -> asio::awaitable<result<bus::message>> {
+              told = ctx.deadline;
+              asio::steady_timer t(co_await asio::this_coro::executor, ctx.deadline);
+              co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+              co_return m;
+            },
+            {}, {}});
+  const auto start = bus::clock::now();
+  bus::request_options opts(2s);
+  auto r = run(h.strand(), b->request("slow.op", bus::message(7), opts));
+  REQUIRE(r);
+  CHECK(std::any_cast<int>(r.value()) == 7);
+  CHECK(told > start);
+  CHECK(told < start + 2s);
+}
+
+TEST_CASE("a handler called without a bus has no deadline", "[bus]") {
+  bus::call_context ctx;
+  CHECK(ctx.deadline == bus::clock::time_point::max());
+}
+
+TEST_CASE("drain waits for requests in flight and returns as the last one ends", "[bus]") {
+  harness h;
+  auto b = h.make();
+  gate g(h.io);
+  notice entered;
+  b->serve({"slow.op", "slow#0", h.strand(),
+            [&](bus::message m, const bus::call_context&) -> asio::awaitable<result<bus::message>> {
+              entered.set();
+              co_await g.wait();
+              co_return m;
+            },
+            {}, {}});
+  auto reply = spawn(h.strand(), b->request("slow.op", bus::message(1), bus::request_options(1h)));
+  REQUIRE(entered.wait());
+  auto drained = spawn(h.strand(), b->drain(bus::clock::now() + 1h));
+  REQUIRE(eventually([&] { return b->stats()["draining"] == true; }));
+  CHECK(drained.wait_for(10ms) == std::future_status::timeout);
+  g.open();
+  drained.get();
+  REQUIRE(reply.get());
+  CHECK(b->stats()["requests_in_flight"] == 0);
+}

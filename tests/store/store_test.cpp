@@ -234,3 +234,76 @@ TEST_CASE("many concurrent callers are served in order without loss", "[store]")
   auto n = w.run_sync([](database& db) { return count(db, "SELECT COUNT(*) FROM items"); });
   CHECK(*n == callers);
 }
+
+namespace {
+
+template <class F>
+auto run_by(worker& w, F job, std::chrono::steady_clock::time_point deadline) {
+  asio::io_context io;
+  auto fut = asio::co_spawn(io, w.run(std::move(job), deadline), asio::use_future);
+  io.run();
+  return fut.get();
+}
+
+}  // namespace
+
+TEST_CASE("a job still queued at its caller's deadline runs nothing", "[store]") {
+  temp_dir dir;
+  agora::metrics::registry m;
+  worker w("m", dir.path / "m.db", v1, m);
+  w.start();
+  std::atomic<bool> ran{false};
+  auto r = run_by(w, [&](database&) { ran = true; }, std::chrono::steady_clock::now() - std::chrono::milliseconds(1));
+  REQUIRE_FALSE(r);
+  CHECK(r.err().code == agora::errc::deadline_exceeded);
+  CHECK_FALSE(ran);
+}
+
+TEST_CASE("a transaction that would commit after its deadline rolls back and says so", "[store]") {
+  temp_dir dir;
+  agora::metrics::registry m;
+  worker w("m", dir.path / "m.db", v1, m);
+  w.start();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+  auto r = run_by(
+      w,
+      [deadline](database& db) {
+        db.transaction([&] {
+          db.prepare("INSERT INTO items VALUES (?, ?)").bind_all("late", 1).run();
+          std::this_thread::sleep_until(deadline);
+        });
+      },
+      deadline);
+  REQUIRE_FALSE(r);
+  CHECK(r.err().code == agora::errc::deadline_exceeded);
+  auto n = w.run_sync([](database& db) { return count(db, "SELECT COUNT(*) FROM items"); });
+  REQUIRE(n);
+  CHECK(*n == 0);
+  // The bound ends with its job: an unbounded transaction commits.
+  REQUIRE(w.run_sync([](database& db) {
+    db.transaction([&] { db.prepare("INSERT INTO items VALUES (?, ?)").bind_all("later", 2).run(); });
+  }));
+}
+
+TEST_CASE("waiting for another writer's lock ends before the caller's deadline", "[store]") {
+  temp_dir dir;
+  agora::metrics::registry m;
+  worker w("m", dir.path / "m.db", v1, m);
+  w.start();
+  database other(dir.path / "m.db", "m", v1);
+  other.exec("BEGIN IMMEDIATE");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(400);
+  auto r = run_by(
+      w,
+      [](database& db) {
+        db.transaction([&] { db.prepare("INSERT INTO items VALUES (?, ?)").bind_all("blocked", 1).run(); });
+      },
+      deadline);
+  // The lock is released only now, so an answer means the wait gave up on its own.
+  other.exec("ROLLBACK");
+  REQUIRE_FALSE(r);
+  CHECK(r.err().code == agora::errc::unavailable);
+  auto n = w.run_sync([](database& db) { return count(db, "SELECT COUNT(*) FROM items"); });
+  REQUIRE(n);
+  CHECK(*n == 0);
+}

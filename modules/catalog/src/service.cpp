@@ -65,35 +65,36 @@ asio::awaitable<result<product_reply>> service::create_product(create_product_re
       return std::move(p);
     });
   };
-  auto r = co_await ctx_.store().run(std::move(job));
+  auto r = co_await ctx_.store().run(std::move(job), c.deadline);
   if (!r) co_return std::move(r).err();
   co_return remember(std::move(r).value());
 }
 
-asio::awaitable<result<product_reply>> service::get_product(get_product_request req, const bus::call_context&) {
+asio::awaitable<result<product_reply>> service::get_product(get_product_request req, const bus::call_context& c) {
   if (const auto* hit = cache_.find(req.id)) {
     cache_hits_.inc();
     co_return product_reply{hit->item, hit->json};
   }
   cache_misses_.inc();
   auto job = [id = std::move(req.id)](store::database& db) { return sql::find_product(db, id); };
-  auto r = co_await ctx_.store().run(std::move(job));
+  auto r = co_await ctx_.store().run(std::move(job), c.deadline);
   if (!r) co_return std::move(r).err();
   if (!r.value()) co_return error::not_found("no product has this id");
   co_return remember(std::move(*r.value()));
 }
 
-asio::awaitable<result<product_page>> service::list_products(list_products_request req, const bus::call_context&) {
+asio::awaitable<result<product_page>> service::list_products(list_products_request req, const bus::call_context& c) {
   auto fetch = [category_id = std::move(req.category_id), status = req.status](
                    store::database& db, const std::string& after, std::int64_t n) {
     return sql::list_products(db, after, category_id, status, n);
   };
   page_rules rules{default_page_limit, page_limit_max_, "prod"};
-  co_return co_await read_page<product>(ctx_.store(), req.limit, std::move(req.cursor), rules, std::move(fetch));
+  co_return co_await read_page<product>(ctx_.store(), req.limit, std::move(req.cursor), rules, std::move(fetch),
+                                        c.deadline);
 }
 
 asio::awaitable<result<search_results>> service::search_products(search_products_request req,
-                                                                 const bus::call_context&) {
+                                                                 const bus::call_context& c) {
   std::vector<field_error> errors;
   auto match = parse_search_query(req.query, "query", errors);
   std::int64_t limit = req.limit.value_or(std::min(default_search_limit, search_limit_max_));
@@ -112,7 +113,7 @@ asio::awaitable<result<search_results>> service::search_products(search_products
     }
     return out;
   };
-  co_return co_await ctx_.store().run(std::move(job));
+  co_return co_await ctx_.store().run(std::move(job), c.deadline);
 }
 
 asio::awaitable<result<product_reply>> service::update_product(update_product_request req, const bus::call_context& c) {
@@ -142,7 +143,7 @@ asio::awaitable<result<product_reply>> service::update_product(update_product_re
       return next;
     });
   };
-  auto r = co_await ctx_.store().run(std::move(job));
+  auto r = co_await ctx_.store().run(std::move(job), c.deadline);
   if (!r) co_return std::move(r).err();
   co_return remember(std::move(r).value());
 }
@@ -159,7 +160,7 @@ asio::awaitable<result<deleted>> service::delete_product(delete_product_request 
       return deleted{current->id, current->version};
     });
   };
-  auto r = co_await ctx_.store().run(std::move(job));
+  auto r = co_await ctx_.store().run(std::move(job), c.deadline);
   if (!r) co_return std::move(r).err();
   cache_.erase(r->id);
   co_return std::move(r).value();
@@ -181,23 +182,24 @@ asio::awaitable<result<category>> service::create_category(create_category_reque
       return std::move(cat);
     });
   };
-  co_return co_await ctx_.store().run(std::move(job));
+  co_return co_await ctx_.store().run(std::move(job), c.deadline);
 }
 
-asio::awaitable<result<category>> service::get_category(get_category_request req, const bus::call_context&) {
+asio::awaitable<result<category>> service::get_category(get_category_request req, const bus::call_context& c) {
   auto job = [id = std::move(req.id)](store::database& db) { return sql::find_category(db, id); };
-  auto r = co_await ctx_.store().run(std::move(job));
+  auto r = co_await ctx_.store().run(std::move(job), c.deadline);
   if (!r) co_return std::move(r).err();
   if (!r.value()) co_return error::not_found("no category has this id");
   co_return std::move(*r.value());
 }
 
-asio::awaitable<result<category_page>> service::list_categories(list_categories_request req, const bus::call_context&) {
+asio::awaitable<result<category_page>> service::list_categories(list_categories_request req, const bus::call_context& c) {
   auto fetch = [parent_id = std::move(req.parent_id)](store::database& db, const std::string& after, std::int64_t n) {
     return sql::list_categories(db, after, parent_id, n);
   };
   page_rules rules{default_page_limit, page_limit_max_, "cat"};
-  co_return co_await read_page<category>(ctx_.store(), req.limit, std::move(req.cursor), rules, std::move(fetch));
+  co_return co_await read_page<category>(ctx_.store(), req.limit, std::move(req.cursor), rules, std::move(fetch),
+                                        c.deadline);
 }
 
 asio::awaitable<result<category>> service::update_category(update_category_request req, const bus::call_context& c) {
@@ -228,7 +230,7 @@ asio::awaitable<result<category>> service::update_category(update_category_reque
       return next;
     });
   };
-  co_return co_await ctx_.store().run(std::move(job));
+  co_return co_await ctx_.store().run(std::move(job), c.deadline);
 }
 
 asio::awaitable<result<deleted>> service::delete_category(delete_category_request req, const bus::call_context& c) {
@@ -247,7 +249,7 @@ asio::awaitable<result<deleted>> service::delete_category(delete_category_reques
       return deleted{current->id, current->version};
     });
   };
-  co_return co_await ctx_.store().run(std::move(job));
+  co_return co_await ctx_.store().run(std::move(job), c.deadline);
 }
 
 }  // namespace agora::catalog

@@ -10,9 +10,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
@@ -302,11 +300,7 @@ asio::awaitable<void> service::stop() {
   for (auto& m : models_) m->sched->stop();
   loader_.join();  // unloads in progress finish
   // Usage and conversation writes still in flight hold `this`; let them land.
-  asio::steady_timer t(ctx_.executor());
-  for (int i = 0; i < 500 && writes_in_flight_.load() > 0; ++i) {
-    t.expires_after(std::chrono::milliseconds(2));
-    co_await t.async_wait(asio::use_awaitable);
-  }
+  co_await writes_.wait();
 }
 
 std::shared_ptr<loaded_model> service::find(std::string_view name) {
@@ -627,7 +621,7 @@ asio::awaitable<result<model_list>> service::list_models(list_models_request, co
 }
 
 asio::awaitable<result<conversation>> service::create_conversation(create_conversation_request req,
-                                                                   const bus::call_context&) {
+                                                                   const bus::call_context& c) {
   if (!find(req.model))
     co_return error{errc::not_found, fmt::format("the model '{}' does not exist", req.model),
                     {{"model", "no model with this name is loaded"}}};
@@ -637,31 +631,31 @@ asio::awaitable<result<conversation>> service::create_conversation(create_conver
   c.title = std::move(req.title);
   c.created_at = c.updated_at = ctx_.clock().now_rfc3339();
   auto job = [c, caller = std::move(req.caller)](store::database& db) { conversations::sql::insert(db, c, caller); };
-  auto r = co_await ctx_.store().run(std::move(job));
+  auto r = co_await ctx_.store().run(std::move(job), c.deadline);
   if (!r) co_return std::move(r).err();
   co_return c;
 }
 
-asio::awaitable<result<conversation>> service::get_conversation(conversation_ref req, const bus::call_context&) {
+asio::awaitable<result<conversation>> service::get_conversation(conversation_ref req, const bus::call_context& c) {
   auto job = [req](store::database& db) { return conversations::sql::find(db, req.id, req.caller); };
-  auto found = co_await ctx_.store().run(std::move(job));
+  auto found = co_await ctx_.store().run(std::move(job), c.deadline);
   if (!found) co_return std::move(found).err();
   if (!found.value()) co_return error::not_found("no conversation has this id");
   co_return std::move(*found.value());
 }
 
 asio::awaitable<result<conversation_page>> service::list_conversations(list_conversations_request req,
-                                                                       const bus::call_context&) {
+                                                                       const bus::call_context& c) {
   auto fetch = [caller = std::move(req.caller)](store::database& db, const std::string& after, std::int64_t n) {
     return conversations::sql::list(db, caller, after, n);
   };
   page_rules rules{conversations::default_page_limit, conversations::max_page_limit, "conv"};
   co_return co_await read_page<conversation>(ctx_.store(), req.limit, std::move(req.cursor), rules,
-                                             std::move(fetch));
+                                             std::move(fetch), c.deadline);
 }
 
 asio::awaitable<result<conversation_deleted>> service::delete_conversation(conversation_ref req,
-                                                                           const bus::call_context&) {
+                                                                           const bus::call_context& c) {
   auto job = [req](store::database& db) {
     return db.transaction([&]() -> result<conversation_deleted> {
       auto version = conversations::sql::version_of(db, req.id, req.caller);
@@ -672,7 +666,7 @@ asio::awaitable<result<conversation_deleted>> service::delete_conversation(conve
       return conversation_deleted{req.id};
     });
   };
-  co_return co_await ctx_.store().run(std::move(job));
+  co_return co_await ctx_.store().run(std::move(job), c.deadline);
 }
 
 void service::drop_later(std::shared_ptr<loaded_model> m) {
@@ -685,14 +679,12 @@ void service::drop_later(std::shared_ptr<loaded_model> m) {
 
 template <class F>
 void service::write_later(F job, std::string_view what) {
-  writes_in_flight_.fetch_add(1);
   // Parameters, not captures: a coroutine lambda's captures die with the lambda.
   auto write = [](service* self, F j, std::string_view what) -> asio::awaitable<void> {
     auto r = co_await self->ctx_.store().run(std::move(j));
     if (!r) log::warn("inference", fmt::format("could not store {}", what), {{"error", r.err().message}});
-    self->writes_in_flight_.fetch_sub(1);
   };
-  asio::co_spawn(ctx_.executor(), write(this, std::move(job), what), asio::detached);
+  writes_.spawn(ctx_.executor(), write(this, std::move(job), what), "inference write");
 }
 
 void service::append_to_conversation(std::string id, std::vector<chat_turn> turns) {

@@ -9,6 +9,7 @@
 #include "tokenizer.hpp"
 
 #include <agora/module.hpp>
+#include <agora/task_group.hpp>
 
 #include <boost/asio/thread_pool.hpp>
 
@@ -105,7 +106,7 @@ class service {
   metrics::counter& cache_hits_;
   metrics::counter& cache_misses_;
   metrics::counter& fallbacks_;
-  std::atomic<int> writes_in_flight_{0};  // write_later jobs not yet landed
+  task_group writes_;  // write_later jobs not yet landed
 };
 
 // Loads one model folder (throws with a message naming the file on failure).
