@@ -6,10 +6,12 @@
 #include <agora/http.hpp>
 #include <agora/metrics.hpp>
 #include <agora/module.hpp>
+#include <agora/store.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 // The whole store in one object: the io threads, the bus, every enabled module with its
@@ -49,6 +51,9 @@ class app {
   bus::bus& message_bus();
   metrics::registry& metrics();
   const config::config& settings() const;
+  // The store (database thread) of a started module; nullptr when it is not hosted.
+  // For tests that look at a module's rows.
+  store::worker* module_store(std::string_view module);
 
  private:
   struct impl;

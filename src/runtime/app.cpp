@@ -355,6 +355,12 @@ bus::bus& app::message_bus() { return *impl_->bus; }
 metrics::registry& app::metrics() { return impl_->metrics; }
 const config::config& app::settings() const { return impl_->cfg; }
 
+store::worker* app::module_store(std::string_view module) {
+  for (auto& rm : impl_->modules)
+    if (rm.def->name == module) return rm.store.get();
+  return nullptr;
+}
+
 std::vector<config::setting> all_settings(const std::vector<module_definition>& modules) {
   auto out = config::core_settings();
   for (const auto& m : modules) {

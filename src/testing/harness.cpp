@@ -1,7 +1,6 @@
 #include <agora/testing.hpp>
 
 #include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
@@ -9,85 +8,131 @@
 #include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
 
-#include <atomic>
 #include <cctype>
 #include <random>
 
 namespace agora::testing {
 
 namespace beast = boost::beast;
-namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool closed_by_peer(const beast::error_code& ec) {
+  return ec == beast::http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe;
+}
+
+}  // namespace
 
 nlohmann::json reply::json() const { return nlohmann::json::parse(body); }
 
 std::string reply::header(std::string_view name) const {
-  std::string key(name);
-  for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  auto it = headers.find(key);
+  auto it = headers.find(lower(name));
   return it == headers.end() ? std::string() : it->second;
 }
 
 struct client::impl {
   std::string host;
   std::uint16_t port;
+  std::chrono::milliseconds timeout;
   asio::io_context io;
   tcp::socket socket{io};
   beast::flat_buffer buffer;
-  bool connected = false;
 
-  void connect() {
-    tcp::resolver resolver(io);
-    socket = tcp::socket(io);
-    asio::connect(socket, resolver.resolve(host, std::to_string(port)));
-    socket.set_option(tcp::no_delay(true));
+  // Runs one asynchronous operation on the private io_context until it completes or the
+  // timeout passes; then the socket is closed and the result is timed_out.
+  template <class Start>
+  beast::error_code run(Start start) {
+    std::optional<beast::error_code> done;
+    start([&done](beast::error_code ec, auto&&...) { done = ec; });
+    io.restart();
+    io.run_for(timeout);
+    if (done) return *done;
+    close();
+    io.restart();
+    io.run();
+    return asio::error::timed_out;
+  }
+
+  void close() {
+    beast::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
     buffer.clear();
-    connected = true;
+  }
+
+  beast::error_code connect() {
+    beast::error_code ec;
+    tcp::resolver resolver(io);
+    auto endpoints = resolver.resolve(host, std::to_string(port), ec);
+    if (ec) return ec;
+    ec = run([&](auto done) { asio::async_connect(socket, endpoints, done); });
+    if (ec) {
+      close();
+      return ec;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    return {};
+  }
+
+  reply failure(const beast::http::request<beast::http::string_body>& req, std::string_view step,
+                const beast::error_code& ec) {
+    reply out;
+    out.error = fmt::format("{} {} on {}:{}: {} failed: {}", std::string(req.method_string()), std::string(req.target()),
+                            host, port, step, ec.message());
+    return out;
   }
 
   reply exchange(beast::http::request<beast::http::string_body>& req) {
     for (int attempt = 0;; ++attempt) {
-      if (!connected) connect();
-      beast::error_code ec;
-      beast::http::write(socket, req, ec);
+      bool reused = socket.is_open();
+      if (!reused) {
+        if (auto ec = connect()) return failure(req, "connect", ec);
+      }
+      auto ec = run([&](auto done) { beast::http::async_write(socket, req, done); });
       beast::http::response_parser<beast::http::string_body> parser;
       parser.body_limit(64 * 1024 * 1024);
       if (req.method() == beast::http::verb::head) parser.skip(true);
-      if (!ec) beast::http::read(socket, buffer, parser, ec);
+      if (!ec) ec = run([&](auto done) { beast::http::async_read(socket, buffer, parser, done); });
       if (ec) {
-        connected = false;
-        // A keep-alive connection the server closed meanwhile: retry once on a new one.
-        if (attempt == 0 && (ec == beast::http::error::end_of_stream || ec == asio::error::eof ||
-                             ec == asio::error::connection_reset || ec == asio::error::broken_pipe))
-          continue;
-        throw beast::system_error(ec);
+        close();
+        // A kept-alive connection the server closed meanwhile (idle close, restart):
+        // nothing was answered on it, so the request goes once more on a new one.
+        if (reused && attempt == 0 && !parser.got_some() && closed_by_peer(ec)) continue;
+        return failure(req, parser.got_some() ? "reading the reply" : "exchange", ec);
       }
       auto res = parser.release();
       reply out;
       out.status = static_cast<int>(res.result_int());
       for (const auto& f : res) {
-        std::string name(f.name_string());
-        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        auto [it, inserted] = out.headers.emplace(name, std::string(f.value()));
+        auto [it, inserted] = out.headers.emplace(lower(f.name_string()), std::string(f.value()));
         if (!inserted) it->second += ", " + std::string(f.value());
       }
       out.body = std::move(res.body());
-      if (!res.keep_alive()) {
-        beast::error_code ignored;
-        socket.shutdown(tcp::socket::shutdown_both, ignored);
-        connected = false;
-      }
+      if (!res.keep_alive()) close();
       return out;
     }
   }
 };
 
-client::client(std::string host, std::uint16_t port) : impl_(std::make_unique<impl>()) {
+client::client(std::string host, std::uint16_t port, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<impl>()) {
   impl_->host = std::move(host);
   impl_->port = port;
+  impl_->timeout = timeout;
 }
 client::~client() = default;
 client::client(client&&) noexcept = default;
+client& client::operator=(client&&) noexcept = default;
+
+void client::set_timeout(std::chrono::milliseconds timeout) { impl_->timeout = timeout; }
 
 reply client::request(std::string_view method, std::string_view target, std::string_view body,
                       const std::map<std::string, std::string>& headers) {
@@ -99,9 +144,7 @@ reply client::request(std::string_view method, std::string_view target, std::str
   bool has_type = false;
   for (const auto& [k, v] : headers) {
     req.set(k, v);
-    std::string lower = k;
-    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (lower == "content-type") has_type = true;
+    if (lower(k) == "content-type") has_type = true;
   }
   if (!body.empty()) {
     if (!has_type) req.set(beast::http::field::content_type, "application/json");
@@ -136,7 +179,15 @@ harness::harness(options opts) : opts_(std::move(opts)) {
     dir_ = opts_.data_dir;
   }
   std::filesystem::create_directories(dir_);
-  boot();
+  try {
+    boot();
+  } catch (...) {
+    if (temporary_) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+    throw;
+  }
 }
 
 harness::~harness() {
@@ -154,20 +205,26 @@ harness::~harness() {
 void harness::boot() {
   auto modules = opts_.modules.empty() ? all_modules() : opts_.modules;
   config::config cfg(all_settings(modules));
+  cfg.set("server.address", "127.0.0.1");
   cfg.set("server.port", 0);
   cfg.set("data_dir", dir_.string());
   cfg.set("server.io_threads", opts_.io_threads);
   cfg.set("log.level", "warn");
   cfg.set("shutdown.deadline_ms", 5000);
   for (const auto& [k, v] : opts_.settings) cfg.set(k, v);
-  app_ = std::make_unique<agora::app>(std::move(cfg), std::move(modules));
-  app_->start();
+  // A restart keeps the port, so clients made before it reach the new app.
+  if (port_ != 0) cfg.set("server.port", port_);
+  auto a = std::make_unique<agora::app>(std::move(cfg), std::move(modules));
+  if (opts_.clock) a->use_clock(*opts_.clock);
+  a->start();
+  app_ = std::move(a);
+  port_ = app_->port();
 }
 
-std::uint16_t harness::port() const noexcept { return app_ ? app_->port() : 0; }
+std::uint16_t harness::port() const noexcept { return port_; }
 const std::filesystem::path& harness::data_dir() const noexcept { return dir_; }
 agora::app& harness::app() { return *app_; }
-client harness::connect() const { return client("127.0.0.1", port()); }
+client harness::connect() const { return client("127.0.0.1", port_); }
 
 void harness::restart() {
   if (app_) app_->stop();

@@ -2,9 +2,12 @@
 #include "search_query.hpp"
 #include "store.hpp"
 
+#include "agora_catalog_migrations.hpp"
+
 #include <catalog/api.hpp>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <filesystem>

@@ -171,7 +171,7 @@ TEST_CASE("a page limit out of range or a malformed cursor is refused", "[catalo
 TEST_CASE("an update with a stale version is refused and changes nothing", "[catalog]") {
   catalog_fixture f;
   auto p = f.create("UPD");
-  auto before = f.outbox().size();
+  auto before = f.published().size();
 
   update_product_request stale;
   stale.id = p.id;
@@ -180,7 +180,7 @@ TEST_CASE("an update with a stale version is refused and changes nothing", "[cat
   auto refused = f.call<update_product>(stale);
   REQUIRE_FALSE(refused);
   CHECK(refused.err().code == errc::failed_precondition);
-  CHECK(f.outbox().size() == before);
+  CHECK(f.published().size() == before);
 
   update_product_request good;
   good.id = p.id;
@@ -206,7 +206,7 @@ TEST_CASE("an update with a stale version is refused and changes nothing", "[cat
   auto unchanged = f.call<update_product>(same);
   REQUIRE(unchanged);
   CHECK(unchanged->item.version == 2);
-  CHECK(f.outbox().size() == before + 1);
+  CHECK(f.published().size() == before + 1);
 
   update_product_request clear;
   clear.id = p.id;
@@ -243,7 +243,7 @@ TEST_CASE("a duplicate sku is a conflict, on create and on update", "[catalog]")
   catalog_fixture f;
   f.create("DUP");
   auto other = f.create("OTHER");
-  auto before = f.outbox().size();
+  auto before = f.published().size();
 
   create_product_request r;
   r.sku = "DUP";
@@ -261,7 +261,7 @@ TEST_CASE("a duplicate sku is a conflict, on create and on update", "[catalog]")
   CHECK(clash.err().code == errc::conflict);
 
   CHECK(f.count("SELECT COUNT(*) FROM products") == 2);
-  CHECK(f.outbox().size() == before);
+  CHECK(f.published().size() == before);
 }
 
 TEST_CASE("each change writes its event to the outbox in the same transaction", "[catalog]") {
@@ -283,7 +283,7 @@ TEST_CASE("each change writes its event to the outbox in the same transaction", 
   REQUIRE(updated);
   REQUIRE(f.call<delete_product>({id, 2}));
 
-  auto events = f.outbox();
+  auto events = f.published();
   REQUIRE(events.size() == 3);
   CHECK(events[0].type == "product.created");
   CHECK(events[1].type == "product.updated");
@@ -309,7 +309,7 @@ TEST_CASE("each change writes its event to the outbox in the same transaction", 
 TEST_CASE("a failed write leaves neither a row nor an outbox event", "[catalog]") {
   catalog_fixture f;
   auto p = f.create("KEEP");
-  REQUIRE(f.outbox().size() == 1);
+  REQUIRE(f.published().size() == 1);
 
   create_product_request dup;
   dup.sku = "KEEP";
@@ -331,7 +331,7 @@ TEST_CASE("a failed write leaves neither a row nor an outbox event", "[catalog]"
   CHECK_FALSE(f.call<update_product>(stale));
   CHECK_FALSE(f.call<delete_product>({p.id, 9}));
 
-  CHECK(f.outbox().size() == 1);
+  CHECK(f.published().size() == 1);
   CHECK(f.count("SELECT COUNT(*) FROM products") == 1);
   CHECK(f.count("SELECT version FROM products") == 1);
 }
@@ -436,7 +436,7 @@ TEST_CASE("a category still in use cannot be deleted", "[catalog]") {
   REQUIRE(f.call<delete_category>({toys->id, 1}));
   CHECK(f.count("SELECT COUNT(*) FROM categories") == 0);
 
-  auto events = f.outbox();
+  auto events = f.published();
   auto deleted_categories = std::count_if(events.begin(), events.end(), [](const bus::event& e) {
     return e.type == "category.deleted" && e.topic == "catalog.categories";
   });
