@@ -1,7 +1,5 @@
 #pragma once
 
-#include <agora/module.hpp>
-
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -13,7 +11,13 @@
 
 // The catalog's one door: the values it owns, the bus methods it answers and the events
 // it publishes. Everything here is a plain value with a JSON form, so the same types
-// travel over an in-process bus (moved) or a networked one (serialised).
+// travel over an in-process bus (moved) or a networked one (serialised). The door stands
+// on nothing of the runtime (no <agora/module.hpp>, Beast or store): only the wiring that
+// calls module() needs module_definition whole.
+namespace agora {
+struct module_definition;
+}
+
 namespace agora::catalog {
 
 // An amount of money: integer minor units (cents for EUR, yen for JPY) of an active

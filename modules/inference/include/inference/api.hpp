@@ -1,9 +1,9 @@
 #pragma once
 
 // The inference module's one door: the messages other modules (and its own HTTP
-// routes) send it over the bus. Nothing here depends on libtorch.
-
-#include <agora/module.hpp>
+// routes) send it over the bus. Nothing here depends on libtorch, nor on the runtime
+// (no <agora/module.hpp>, Beast or store): only the wiring that calls module() needs
+// module_definition whole.
 
 #include <boost/asio/awaitable.hpp>
 
@@ -15,6 +15,10 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+namespace agora {
+struct module_definition;
+}
 
 namespace agora::inference {
 
