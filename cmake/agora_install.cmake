@@ -4,10 +4,10 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(agora_installed_libraries agora_core agora_catalog agora_app)
+set(agora_installed_libraries agora_values agora_core agora_catalog_api agora_catalog agora_app)
 if(TARGET agora_inference)
   list(APPEND agora_installed_libraries
-    agora_inference agora_inference_engine agora_openai agora_tokenizer agora_chat_template)
+    agora_inference_api agora_inference agora_inference_engine agora_openai agora_tokenizer agora_chat_template)
 endif()
 
 # The targets name their include folders in the source tree; installed, every public
@@ -28,7 +28,8 @@ install(TARGETS ${agora_installed_libraries} EXPORT agoraTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS agora RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ ${PROJECT_SOURCE_DIR}/values/include/
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 foreach(module catalog inference)
   if(TARGET agora_${module})
     install(DIRECTORY ${PROJECT_SOURCE_DIR}/modules/${module}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

@@ -12,7 +12,6 @@ namespace agora {
 
 namespace {
 constexpr std::string_view crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-constexpr std::string_view b64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::mt19937_64& rng() {
   thread_local std::mt19937_64 gen{std::random_device{}()};
@@ -75,39 +74,6 @@ std::string clock::new_id(std::string_view prefix) const { return agora::new_id(
 const clock& system_time() noexcept {
   static const system_clock instance;
   return instance;
-}
-
-std::string encode_cursor(std::string_view text) {
-  std::string out;
-  std::uint32_t buf = 0;
-  int bits = 0;
-  for (unsigned char c : text) {
-    buf = (buf << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(b64url[(buf >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(b64url[(buf << (6 - bits)) & 63]);
-  return out;
-}
-
-std::string decode_cursor(std::string_view cursor) {
-  std::string out;
-  std::uint32_t buf = 0;
-  int bits = 0;
-  for (char c : cursor) {
-    auto pos = b64url.find(c);
-    if (pos == std::string_view::npos) return {};
-    buf = (buf << 6) | static_cast<std::uint32_t>(pos);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buf >> bits) & 0xff));
-    }
-  }
-  return out;
 }
 
 }  // namespace agora

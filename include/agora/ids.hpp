@@ -1,5 +1,7 @@
 #pragma once
 
+#include <agora/values.hpp>
+
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -17,8 +19,6 @@ std::string new_id(std::string_view prefix, std::chrono::system_clock::time_poin
 std::string now_rfc3339();
 std::string to_rfc3339(std::chrono::system_clock::time_point t);
 
-// Opaque pagination cursors: base64url of the text, and back (empty on malformed input).
-std::string encode_cursor(std::string_view text);
-std::string decode_cursor(std::string_view cursor);
+// encode_cursor / decode_cursor (opaque pagination cursors) are in <agora/values.hpp>.
 
 }  // namespace agora

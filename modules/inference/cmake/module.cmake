@@ -6,13 +6,11 @@ if(AGORA_WITH_TORCH)
     src/http_api.cpp
     src/module.cpp
     src/service.cpp)
-  target_include_directories(agora_inference
-    PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include
-    PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+  target_include_directories(agora_inference PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
   target_link_libraries(agora_inference
-    PUBLIC agora_core
+    PUBLIC agora_inference_api agora_core
     PRIVATE agora_inference_engine agora_openai agora_tokenizer agora_chat_template
-            agora_catalog)  # catalog's door only (<catalog/api.hpp>): grounding searches it over the bus
+            agora_catalog_api)  # grounding searches the catalog over the bus
   agora_embed_migrations(agora_inference agora::inference::db
     ${CMAKE_CURRENT_SOURCE_DIR}/migrations/0001_init.sql
     ${CMAKE_CURRENT_SOURCE_DIR}/migrations/0002_conversations.sql)

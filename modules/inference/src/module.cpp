@@ -52,6 +52,7 @@ module_definition module() {
   using t = config::type;
   module_decl<service> decl("inference");
   decl.replicas(1)
+      .depends_on("catalog")
       .migrations(db::migrations())
       .setting({"models", t::string_list, nlohmann::json::array(),
                 "Hugging Face model folders loaded at start; the first is the default (agora serve --model DIR)", {}, {},

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <agora/module.hpp>
 #include <agora/values.hpp>
 
 #include <nlohmann/json.hpp>
@@ -15,7 +14,13 @@
 
 // The catalog's one door: the values it owns, the bus methods it answers and the events
 // it publishes. Everything here is a plain value with a JSON form, so the same types
-// travel over an in-process bus (moved) or a networked one (serialised).
+// travel over an in-process bus (moved) or a networked one (serialised). The door stands
+// on nothing of the runtime (no <agora/module.hpp>, Beast or store): only the wiring that
+// calls module() needs module_definition whole.
+namespace agora {
+struct module_definition;
+}
+
 namespace agora::catalog {
 
 using agora::money;  // integer minor units of an active ISO 4217 currency (agora/values.hpp)

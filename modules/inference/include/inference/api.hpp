@@ -1,9 +1,10 @@
 #pragma once
 
 // The inference module's one door: the messages other modules (and its own HTTP
-// routes) send it over the bus. Nothing here depends on libtorch.
+// routes) send it over the bus. Nothing here depends on libtorch, nor on the runtime
+// (no <agora/module.hpp>, Beast or store): only the wiring that calls module() needs
+// module_definition whole.
 
-#include <agora/module.hpp>
 #include <agora/values.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -17,6 +18,10 @@
 #include <tuple>
 #include <utility>
 #include <vector>
+
+namespace agora {
+struct module_definition;
+}
 
 namespace agora::inference {
 

@@ -88,14 +88,16 @@ std::string trim(std::string_view s);
 // A well-formed opaque id: the prefix, '_', 26 Crockford base32 characters.
 bool is_well_formed_id(std::string_view id, std::string_view prefix) noexcept;
 
-std::string encode_page_cursor(std::string_view id);
+// Opaque pagination cursors: base64url of the text, and back (empty on malformed input).
+std::string encode_cursor(std::string_view text);
+std::string decode_cursor(std::string_view cursor);
 
 template <class Row>
 std::optional<std::string> trim_page(std::vector<Row>& rows, std::int64_t limit) {
   if (limit < 0 || static_cast<std::int64_t>(rows.size()) <= limit) return std::nullopt;
   rows.resize(static_cast<std::size_t>(limit));
   if (rows.empty()) return std::nullopt;
-  return encode_page_cursor(rows.back().id);
+  return encode_cursor(rows.back().id);
 }
 
 }  // namespace agora

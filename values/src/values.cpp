@@ -1,4 +1,3 @@
-#include <agora/ids.hpp>
 #include <agora/values.hpp>
 
 #include <algorithm>
@@ -23,6 +22,8 @@ constexpr std::array<std::string_view, 156> active_currencies = {
 };
 
 static_assert(std::is_sorted(active_currencies.begin(), active_currencies.end()));
+
+constexpr std::string_view b64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
@@ -71,8 +72,6 @@ result<std::string> page_after(std::string_view cursor, std::string_view id_pref
   return id;
 }
 
-std::string encode_page_cursor(std::string_view id) { return encode_cursor(id); }
-
 std::size_t utf8_length(std::string_view s) noexcept {
   std::size_t n = 0;
   for (std::size_t i = 0; i < s.size(); ++n) {
@@ -97,6 +96,39 @@ bool is_well_formed_id(std::string_view id, std::string_view prefix) noexcept {
     return false;
   auto body = id.substr(prefix.size() + 1);
   return std::all_of(body.begin(), body.end(), is_crockford);
+}
+
+std::string encode_cursor(std::string_view text) {
+  std::string out;
+  std::uint32_t buf = 0;
+  int bits = 0;
+  for (unsigned char c : text) {
+    buf = (buf << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(b64url[(buf >> bits) & 63]);
+    }
+  }
+  if (bits > 0) out.push_back(b64url[(buf << (6 - bits)) & 63]);
+  return out;
+}
+
+std::string decode_cursor(std::string_view cursor) {
+  std::string out;
+  std::uint32_t buf = 0;
+  int bits = 0;
+  for (char c : cursor) {
+    auto pos = b64url.find(c);
+    if (pos == std::string_view::npos) return {};
+    buf = (buf << 6) | static_cast<std::uint32_t>(pos);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buf >> bits) & 0xff));
+    }
+  }
+  return out;
 }
 
 }  // namespace agora
