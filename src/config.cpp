@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <initializer_list>
 #include <iterator>
 #include <sstream>
 
@@ -29,9 +30,12 @@ std::string_view type_text(type t) {
 
 std::string expectation(const setting& s) {
   std::string out(type_text(s.kind));
-  if (s.min && s.max) out += fmt::format(" between {} and {}", *s.min, *s.max);
-  else if (s.min) out += fmt::format(" of at least {}", *s.min);
-  else if (s.max) out += fmt::format(" of at most {}", *s.max);
+  auto text = [&](double v) {
+    return s.kind == type::integer ? std::to_string(static_cast<std::int64_t>(v)) : fmt::format("{}", v);
+  };
+  if (s.min && s.max) out += fmt::format(" between {} and {}", text(*s.min), text(*s.max));
+  else if (s.min) out += fmt::format(" of at least {}", text(*s.min));
+  else if (s.max) out += fmt::format(" of at most {}", text(*s.max));
   if (!s.choices.empty()) {
     out += ", one of: ";
     for (std::size_t i = 0; i < s.choices.size(); ++i) out += (i ? ", " : "") + s.choices[i];
@@ -74,7 +78,7 @@ config::config(std::vector<setting> declared) { declare(std::move(declared)); }
 void config::declare(std::vector<setting> more) {
   for (auto& s : more) {
     if (find(s.key)) throw config_error(fmt::format("setting '{}' is declared twice", s.key));
-    values_[s.key] = s.default_value;
+    assign(s, s.default_value, "its declared default");
     declared_.push_back(std::move(s));
   }
 }
@@ -222,6 +226,16 @@ const nlohmann::json& config::value(std::string_view key, type expected) const {
   return values_.find(key)->second;
 }
 
+const nlohmann::json& config::checked(const setting_handle& h, std::string_view key) const {
+  const setting* s = find(key);
+  if (!s)
+    throw config_error(fmt::format("config: '{}' is read but not declared (a module reads it without declaring it "
+                                   "with module_decl::setting?)",
+                                   key));
+  if (s->handle != &h) throw config_error(fmt::format("config: '{}' is read through a handle that did not declare it", key));
+  return values_.find(key)->second;
+}
+
 std::int64_t config::integer(std::string_view key) const { return value(key, type::integer).get<std::int64_t>(); }
 double config::number(std::string_view key) const { return value(key, type::number).get<double>(); }
 bool config::boolean(std::string_view key) const { return value(key, type::boolean).get<bool>(); }
@@ -243,29 +257,16 @@ nlohmann::json config::effective() const {
 }
 
 std::vector<setting> core_settings() {
-  using t = type;
-  return {
-      {"server.address", t::string, "127.0.0.1", "Address the HTTP listener binds", {}, {}, {}},
-      {"server.port", t::integer, 8080, "HTTP port; 0 picks a free one and logs it", 0, 65535, {}},
-      {"server.io_threads", t::integer, 0, "io threads; 0 means one per core", 0, 256, {}},
-      {"server.header_limit_bytes", t::integer, 16384, "Largest request header block (beyond: 431)", 1024, 1048576, {}},
-      {"server.body_limit_bytes", t::integer, 1048576, "Largest request body (beyond: 413)", 0, 1073741824, {}},
-      {"server.read_timeout_ms", t::integer, 10000, "Time to receive one whole request", 10, 3600000, {}},
-      {"server.idle_timeout_ms", t::integer, 30000, "Keep-alive idle time between requests", 10, 3600000, {}},
-      {"server.handler_timeout_ms", t::integer, 30000, "Time a request may take inside agora (beyond: 504)", 10, 3600000, {}},
-      {"server.max_connections", t::integer, 10000, "Open connections beyond which new ones get 503", 1, 1000000, {}},
-      {"data_dir", t::string, "./data", "Folder of the modules' SQLite files", {}, {}, {}},
-      {"log.level", t::string, "info", "Lowest level written", {}, {}, {"debug", "info", "warn", "error"}},
-      {"bus.queue_capacity", t::integer, 65536, "Events waiting per consumer group", 1, 100000000, {}},
-      {"bus.on_full", t::string, "block", "What a publisher does when a group's queue is full", {}, {}, {"block", "fail"}},
-      {"bus.partitions", t::integer, 16, "Ordering partitions per consumer group", 1, 4096, {}},
-      {"bus.max_attempts", t::integer, 5, "Deliveries of an event before it is dead-lettered", 1, 1000, {}},
-      {"bus.backoff_initial_ms", t::integer, 20, "First redelivery delay", 0, 600000, {}},
-      {"bus.backoff_max_ms", t::integer, 2000, "Largest redelivery delay", 0, 3600000, {}},
-      {"bus.request_timeout_ms", t::integer, 5000, "Deadline of a request made from an HTTP route", 1, 3600000, {}},
-      {"shutdown.deadline_ms", t::integer, 10000, "Time given to in-flight work at SIGTERM", 0, 3600000, {}},
-      {"modules.enabled", t::string_list, nlohmann::json::array({"*"}), "Modules this process hosts; [\"*\"] is all", {}, {}, {}},
-  };
+  using namespace core;
+  std::vector<setting> out;
+  for (const setting_handle* h : std::initializer_list<const setting_handle*>{
+           &server_address, &server_port, &io_threads, &header_limit_bytes, &body_limit_bytes, &read_timeout_ms,
+           &idle_timeout_ms, &handler_timeout_ms, &max_connections, &data_dir, &log_level, &bus_queue_capacity,
+           &bus_on_full, &bus_partitions, &bus_max_attempts, &bus_backoff_initial_ms, &bus_backoff_max_ms,
+           &bus_dead_letter_capacity, &bus_max_in_flight_requests, &bus_request_timeout_ms, &shutdown_deadline_ms,
+           &modules_enabled})
+    out.push_back(h->declaration());
+  return out;
 }
 
 }  // namespace agora::config

@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <ostream>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -33,6 +35,16 @@ class app {
   // on failure (nothing is left running then).
   void start();
   std::uint16_t port() const noexcept;
+
+  // `agora <module> <command> [args]`, in place of start(): starts `module` and the
+  // modules it depends on (whatever modules.enabled says) with their stores and the bus,
+  // without the HTTP listener and without outbox relays (events the command commits stay
+  // in the outbox until the next start()), runs the command (module_decl::command) with
+  // `args`, then shuts down. Returns the command's exit code, or 2 with a message on
+  // `err` when the module or the command does not exist. Throws like start() when the
+  // modules cannot start. Runtime logs below warn are not written (unless log.level is debug).
+  int run_command(std::string_view module, std::string_view command, std::vector<std::string> args,
+                  std::ostream& out, std::ostream& err);
 
   // The clock every module takes the time of day from (system_time() unless set). Call
   // before start(); the clock must outlive the app. Tests and the demo seeder pass a

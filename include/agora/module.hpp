@@ -12,15 +12,20 @@
 
 #include <algorithm>
 #include <chrono>
+#include <concepts>
 #include <functional>
 #include <memory>
+#include <ostream>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 // The module API. A module is a folder under modules/ with one public header of
 // message types and one declaration (a module_decl) naming everything the runtime
 // needs: its bus methods, the HTTP routes mapped onto them, the events it publishes
-// and consumes, its migrations, its settings and its replica count.
+// and consumes, its migrations, its settings, its replica count and its command-line
+// commands.
 namespace agora {
 
 namespace asio = boost::asio;
@@ -61,17 +66,17 @@ class module_context {
     ev.data = std::move(data);
     return ev;
   }
-  // Reads "modules.<module>.<key>".
-  std::int64_t setting_integer(std::string_view key) const { return config_.integer(qualified(key)); }
-  const std::string& setting_string(std::string_view key) const { return config_.string(qualified(key)); }
-  bool setting_boolean(std::string_view key) const { return config_.boolean(qualified(key)); }
-  double setting_number(std::string_view key) const { return config_.number(qualified(key)); }
-  std::vector<std::string> setting_string_list(std::string_view key) const {
-    return config_.string_list(qualified(key));
+  // The value of a setting this module declared (module_decl::setting(h)), stored as
+  // modules.<module>.<key>. Throws config::config_error when the module did not declare
+  // `h`, which stops the start when read there.
+  template <std::derived_from<config::setting_handle> H>
+  typename H::value_type get(const H& h) const {
+    return config_.get(h, "modules." + module_ + "." + h.key());
   }
+  // modules.<module>.replicas, which the runtime declares for every module.
+  int replicas() const { return static_cast<int>(config_.integer("modules." + module_ + ".replicas")); }
 
  private:
-  std::string qualified(std::string_view key) const { return "modules." + module_ + "." + std::string(key); }
 
   std::string module_;
   int replica_;
@@ -131,6 +136,38 @@ struct consumer_decl {
   std::string group;
 };
 
+// What a module command is called with: the words after `agora <module> <name>`, and
+// the streams it writes to (stdout and stderr in the binary).
+struct command_context {
+  std::string module;
+  std::string name;
+  std::string usage;  // the arguments' synopsis it was declared with
+  std::vector<std::string> args;
+  std::ostream& out;
+  std::ostream& err;
+
+  // Writes "agora <module> <name>: <why>" and the usage line to err; returns 2, the exit
+  // code of refused arguments.
+  int usage_error(std::string_view why) const {
+    err << "agora " << module << ' ' << name << ": " << why << "\nusage: agora " << module << ' ' << name
+        << (usage.empty() ? "" : " ") << usage << '\n';
+    return 2;
+  }
+};
+
+// `agora <module> <name> <usage>`, listed by `agora help` with its summary.
+struct command_doc {
+  std::string name;
+  std::string summary;  // one line
+  std::string usage;    // the arguments' synopsis: "", "FILE", "[--json]"
+};
+
+struct command_decl {
+  command_doc doc;
+  // Runs the command on a replica this definition's create made.
+  std::function<asio::awaitable<int>(module_instance&, command_context&)> run;
+};
+
 // What the HTTP side of a route needs from the runtime: the bus, and the options of a
 // bus call made for one request.
 struct route_env {
@@ -166,6 +203,7 @@ struct module_definition {
   std::vector<consumer_decl> consumes;
   std::function<std::unique_ptr<module_instance>(module_context&)> create;
   std::vector<std::function<http::route(const route_env&)>> routes;
+  std::vector<command_decl> commands;
 };
 
 namespace detail {
@@ -207,8 +245,9 @@ class module_decl {
     def_.migrations = std::move(m);
     return *this;
   }
-  module_decl& setting(config::setting s) {
-    def_.settings.push_back(std::move(s));
+  // A setting under modules.<name>.<h.key()>, read with module_context::get(h).
+  module_decl& setting(const config::setting_handle& h) {
+    def_.settings.push_back(h.declaration());
     return *this;
   }
 
@@ -274,6 +313,21 @@ class module_decl {
                                             [svc, fn](const bus::event& ev) { return ((*svc).*fn)(ev); }});
       return std::function<void()>{};
     });
+    return *this;
+  }
+
+  // A command of the binary, `agora <module> <doc.name> [args]` (app::run_command). S::fn
+  // runs on replica 0's strand after this module and the modules it depends on have
+  // started (stores open, migrations applied, settings loaded as for serve) and before
+  // they stop. It writes its output to ctx.out and problems to ctx.err, and returns the
+  // exit code: 0 done, 1 failed, 2 refused arguments (ctx.usage_error).
+  module_decl& command(command_doc doc, asio::awaitable<int> (S::*fn)(command_context&)) {
+    for (const auto& c : def_.commands)
+      if (c.doc.name == doc.name)
+        throw std::invalid_argument("module '" + def_.name + "' declares the command '" + doc.name + "' twice");
+    def_.commands.push_back({std::move(doc), [fn](module_instance& inst, command_context& ctx) {
+                               return ((*static_cast<instance&>(inst).svc).*fn)(ctx);
+                             }});
     return *this;
   }
 

@@ -24,8 +24,10 @@ namespace agora {
 
 namespace {
 
+// The enabled modules in dependency order; with `with_dependencies`, also the modules they
+// depend on, enabled or not.
 std::vector<const module_definition*> start_order(const std::vector<module_definition>& all,
-                                                  const std::vector<std::string>& enabled) {
+                                                  const std::vector<std::string>& enabled, bool with_dependencies) {
   std::map<std::string, const module_definition*> by_name;
   for (const auto& m : all) by_name[m.name] = &m;
   bool every = std::find(enabled.begin(), enabled.end(), "*") != enabled.end();
@@ -47,7 +49,7 @@ std::vector<const module_definition*> start_order(const std::vector<module_defin
     visiting.insert(name);
     for (const auto& dep : by_name.at(name)->depends_on) {
       if (!by_name.count(dep)) throw std::runtime_error(fmt::format("module '{}' depends on unknown module '{}'", name, dep));
-      if (wanted.count(dep)) visit(dep);
+      if (with_dependencies || wanted.count(dep)) visit(dep);
     }
     visiting.erase(name);
     done.insert(name);
@@ -59,27 +61,31 @@ std::vector<const module_definition*> start_order(const std::vector<module_defin
 }
 
 bus::options bus_options(const config::config& c) {
+  using namespace config::core;
   bus::options o;
-  o.queue_capacity = static_cast<std::size_t>(c.integer("bus.queue_capacity"));
-  o.on_full = c.string("bus.on_full") == "fail" ? bus::overflow::fail : bus::overflow::block;
-  o.partitions = static_cast<std::size_t>(c.integer("bus.partitions"));
-  o.max_attempts = static_cast<int>(c.integer("bus.max_attempts"));
-  o.backoff_initial = std::chrono::milliseconds(c.integer("bus.backoff_initial_ms"));
-  o.backoff_max = std::chrono::milliseconds(c.integer("bus.backoff_max_ms"));
+  o.queue_capacity = static_cast<std::size_t>(c.get(bus_queue_capacity));
+  o.on_full = c.get(bus_on_full) == "fail" ? bus::overflow::fail : bus::overflow::block;
+  o.partitions = static_cast<std::size_t>(c.get(bus_partitions));
+  o.max_attempts = static_cast<int>(c.get(bus_max_attempts));
+  o.backoff_initial = std::chrono::milliseconds(c.get(bus_backoff_initial_ms));
+  o.backoff_max = std::chrono::milliseconds(c.get(bus_backoff_max_ms));
+  o.dead_letter_capacity = static_cast<std::size_t>(c.get(bus_dead_letter_capacity));
+  o.max_in_flight_requests = static_cast<std::size_t>(c.get(bus_max_in_flight_requests));
   return o;
 }
 
 http::server_options server_options(const config::config& c, int threads) {
+  using namespace config::core;
   http::server_options o;
-  o.address = c.string("server.address");
-  o.port = static_cast<std::uint16_t>(c.integer("server.port"));
+  o.address = c.get(server_address);
+  o.port = static_cast<std::uint16_t>(c.get(server_port));
   o.io_threads = threads;
-  o.header_limit = static_cast<std::size_t>(c.integer("server.header_limit_bytes"));
-  o.body_limit = static_cast<std::size_t>(c.integer("server.body_limit_bytes"));
-  o.read_timeout = std::chrono::milliseconds(c.integer("server.read_timeout_ms"));
-  o.idle_timeout = std::chrono::milliseconds(c.integer("server.idle_timeout_ms"));
-  o.handler_timeout = std::chrono::milliseconds(c.integer("server.handler_timeout_ms"));
-  o.max_connections = static_cast<std::size_t>(c.integer("server.max_connections"));
+  o.header_limit = static_cast<std::size_t>(c.get(header_limit_bytes));
+  o.body_limit = static_cast<std::size_t>(c.get(body_limit_bytes));
+  o.read_timeout = std::chrono::milliseconds(c.get(read_timeout_ms));
+  o.idle_timeout = std::chrono::milliseconds(c.get(idle_timeout_ms));
+  o.handler_timeout = std::chrono::milliseconds(c.get(handler_timeout_ms));
+  o.max_connections = static_cast<std::size_t>(c.get(max_connections));
   return o;
 }
 
@@ -123,6 +129,9 @@ struct app::impl {
   std::unique_ptr<http::server> server;
   std::vector<running_module> modules;
   std::string openapi_doc;
+  // Set by run_command: start only this module and its dependencies, without the HTTP
+  // listener and the outbox relays.
+  std::optional<std::string> command_module;
   std::atomic<bool> is_ready{false};
   std::atomic<bool> started{false};
   std::mutex mutex;
@@ -214,24 +223,32 @@ app::~app() {
 
 void app::start() {
   auto& s = *impl_;
-  log::global().set_level(log::level_from_string(s.cfg.string("log.level")));
-  s.threads = static_cast<int>(s.cfg.integer("server.io_threads"));
+  auto level = log::level_from_string(s.cfg.get(config::core::log_level));
+  // A command's stdout and stderr are for its user: the runtime's info lines stay out.
+  if (s.command_module && level == log::level::info) level = log::level::warn;
+  log::global().set_level(level);
+  s.threads = static_cast<int>(s.cfg.get(config::core::io_threads));
   if (s.threads <= 0) s.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   s.work.emplace(s.io.get_executor());
   for (int i = 0; i < s.threads; ++i) s.pool.emplace_back([&s] { s.io.run(); });
   s.started = true;
   try {
     s.bus = bus::make_local_bus(s.io.get_executor(), bus_options(s.cfg), s.metrics);
-    std::filesystem::path data_dir = s.cfg.string("data_dir");
-    auto order = start_order(s.defs, s.cfg.string_list("modules.enabled"));
+    std::filesystem::path data_dir = s.cfg.get(config::core::data_dir);
+    auto order = s.command_module ? start_order(s.defs, {*s.command_module}, true)
+                                  : start_order(s.defs, s.cfg.get(config::core::modules_enabled), false);
     for (const auto* def : order) {
       auto& rm = s.modules.emplace_back();
       rm.def = def;
       rm.store = std::make_unique<store::worker>(def->name, data_dir / (def->name + ".db"), def->migrations, s.metrics);
       rm.store->start();
-      rm.relay = std::make_shared<runtime::outbox_relay>(def->name, *rm.store, *s.bus,
-                                                          asio::make_strand(s.io.get_executor()), s.metrics);
-      rm.store->on_outbox([relay = rm.relay] { relay->notify(); });
+      // Without relays a command's events stay in the outbox for the next serve, whose
+      // consumers are all subscribed before anything is published.
+      if (!s.command_module) {
+        rm.relay = std::make_shared<runtime::outbox_relay>(def->name, *rm.store, *s.bus,
+                                                            asio::make_strand(s.io.get_executor()), s.metrics);
+        rm.store->on_outbox([relay = rm.relay] { relay->notify(); });
+      }
       int replicas = static_cast<int>(s.cfg.integer("modules." + def->name + ".replicas"));
       for (int i = 0; i < replicas; ++i) {
         auto strand = asio::make_strand(s.io.get_executor());
@@ -244,8 +261,9 @@ void app::start() {
       log::info("runtime", "module started",
                 {{"module", def->name}, {"replicas", replicas}, {"schema_version", def->migrations.size()}});
     }
+    if (s.command_module) return;
     s.add_core_routes();
-    route_env env{*s.bus, std::chrono::milliseconds(s.cfg.integer("bus.request_timeout_ms"))};
+    route_env env{*s.bus, std::chrono::milliseconds(s.cfg.get(config::core::bus_request_timeout_ms))};
     for (const auto& rm : s.modules)
       for (const auto& make : rm.def->routes) s.router.add(make(env));
     s.openapi_doc = s.router.openapi("agora", "0.1.0").dump(2);
@@ -262,6 +280,35 @@ void app::start() {
     s.shutdown(false);
     throw;
   }
+}
+
+int app::run_command(std::string_view module, std::string_view command, std::vector<std::string> args,
+                     std::ostream& out, std::ostream& err) {
+  auto& s = *impl_;
+  auto def = std::find_if(s.defs.begin(), s.defs.end(), [&](const module_definition& d) { return d.name == module; });
+  if (def == s.defs.end()) {
+    err << "agora: unknown module '" << module << "' (agora help lists the commands)\n";
+    return 2;
+  }
+  auto cmd = std::find_if(def->commands.begin(), def->commands.end(),
+                          [&](const command_decl& c) { return c.doc.name == command; });
+  if (cmd == def->commands.end()) {
+    err << "agora: the " << module << " module has no command '" << command << "' (agora help lists the commands)\n";
+    return 2;
+  }
+  if (s.started.load()) throw std::logic_error("app::run_command after start()");
+  s.command_module = def->name;
+  start();
+  auto rm = std::find_if(s.modules.begin(), s.modules.end(), [&](const auto& m) { return m.def == &*def; });
+  command_context ctx{def->name, cmd->doc.name, cmd->doc.usage, std::move(args), out, err};
+  int code = 1;
+  try {
+    code = wait(s.io, rm->strands.front(), cmd->run(*rm->instances.front(), ctx));
+  } catch (const std::exception& e) {
+    err << "agora " << module << ' ' << command << ": " << e.what() << '\n';
+  }
+  stop();
+  return code;
 }
 
 void app::use_clock(const clock& c) {
@@ -326,6 +373,7 @@ void app::impl::shutdown(bool graceful) {
     if (server) wait(io, ex, server->shutdown(graceful ? deadline : bus::clock::now()));
     if (graceful) {
       for (auto& rm : modules) {
+        if (!rm.relay) continue;
         bool flushed = wait(io, ex, rm.relay->flush(deadline));
         if (!flushed) log::warn("runtime", "outbox not empty at shutdown; it is published at the next start", {{"module", rm.def->name}});
       }
@@ -365,7 +413,12 @@ std::vector<config::setting> all_settings(const std::vector<module_definition>& 
   auto out = config::core_settings();
   for (const auto& m : modules) {
     std::string prefix = "modules." + m.name + ".";
-    out.push_back({prefix + "replicas", config::type::integer, m.replicas, "Replicas of the " + m.name + " module", 1, 64, {}});
+    out.push_back({.key = prefix + "replicas",
+                   .kind = config::type::integer,
+                   .default_value = m.replicas,
+                   .description = "Replicas of the " + m.name + " module",
+                   .min = 1,
+                   .max = 64});
     for (auto s : m.settings) {
       s.key = prefix + s.key;
       out.push_back(std::move(s));

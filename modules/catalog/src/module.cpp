@@ -1,5 +1,6 @@
 #include "http_codec.hpp"
 #include "service.hpp"
+#include "settings.hpp"
 
 #include <catalog/api.hpp>
 
@@ -12,15 +13,9 @@ module_definition module() {
   module_decl<service> decl("catalog");
   decl.replicas(1)
       .migrations(db::migrations())
-      .setting({"cache_size",
-                config::type::integer,
-                10000,
-                "Products kept in the read cache (0 disables it; disabled anyway with more than one replica)",
-                0,
-                10'000'000,
-                {}})
-      .setting({"page_limit_max", config::type::integer, 100, "Largest page a list request may ask for", 1, 1000, {}})
-      .setting({"search_limit_max", config::type::integer, 50, "Most hits a search request may ask for", 1, 1000, {}})
+      .setting(settings::cache_size)
+      .setting(settings::page_limit_max)
+      .setting(settings::search_limit_max)
       .handle<create_product>(&service::create_product)
       .handle<get_product>(&service::get_product)
       .handle<list_products>(&service::list_products)
@@ -43,6 +38,10 @@ module_definition module() {
       .route<list_categories>(hc::list_categories_route(), hc::decode_list_categories, hc::encode_category_page)
       .route<update_category>(hc::update_category_route(), hc::decode_update_category, hc::encode_category)
       .route<delete_category>(hc::delete_category_route(), hc::decode_delete_category, hc::encode_deleted)
+      .command({.name = "stats", .summary = "Print the counts of products (by status) and categories", .usage = "[--json]"},
+               &service::stats)
+      .command({.name = "reindex", .summary = "Rebuild the product search index from the products table"},
+               &service::reindex)
       .publishes(std::string(products_topic),
                  {std::string(product_created), std::string(product_updated), std::string(product_deleted)})
       .publishes(std::string(categories_topic),

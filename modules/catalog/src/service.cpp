@@ -1,5 +1,6 @@
 #include "search_query.hpp"
 #include "service.hpp"
+#include "settings.hpp"
 #include "store.hpp"
 #include "validation.hpp"
 
@@ -19,8 +20,8 @@ std::string render(const product& p) {
 }
 
 std::size_t cache_capacity(const module_context& ctx) {
-  if (ctx.setting_integer("replicas") > 1) return 0;
-  return static_cast<std::size_t>(std::max<std::int64_t>(0, ctx.setting_integer("cache_size")));
+  if (ctx.replicas() > 1) return 0;
+  return static_cast<std::size_t>(std::max<std::int64_t>(0, ctx.get(settings::cache_size)));
 }
 
 }  // namespace
@@ -28,8 +29,8 @@ std::size_t cache_capacity(const module_context& ctx) {
 service::service(module_context& ctx)
     : ctx_(ctx),
       cache_(cache_capacity(ctx)),
-      page_limit_max_(ctx.setting_integer("page_limit_max")),
-      search_limit_max_(ctx.setting_integer("search_limit_max")),
+      page_limit_max_(ctx.get(settings::page_limit_max)),
+      search_limit_max_(ctx.get(settings::search_limit_max)),
       cache_hits_(ctx.metrics().counter_of("agora_catalog_cache_hits_total", "Product reads served from the cache",
                                            {{"replica", ctx.replica_name()}})),
       cache_misses_(ctx.metrics().counter_of("agora_catalog_cache_misses_total", "Product reads that went to the store",

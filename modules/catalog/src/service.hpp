@@ -29,6 +29,11 @@ class service {
   asio::awaitable<result<category>> update_category(update_category_request req, const bus::call_context& c);
   asio::awaitable<result<deleted>> delete_category(delete_category_request req, const bus::call_context& c);
 
+  // agora catalog stats [--json]: products by status, and categories.
+  asio::awaitable<int> stats(command_context& cmd);
+  // agora catalog reindex: rebuilds the full-text search index from the products.
+  asio::awaitable<int> reindex(command_context& cmd);
+
   const product_cache& cache() const noexcept { return cache_; }
 
  private:

@@ -207,4 +207,28 @@ std::vector<category> list_categories(store::database& db, std::string_view afte
   return out;
 }
 
+row_counts count_rows(store::database& db) {
+  row_counts out;
+  auto& q = db.prepare("SELECT status, count(*) FROM products GROUP BY status");
+  while (q.step()) (q.text(0) == "active" ? out.active : out.archived) = q.int64(1);
+  auto& c = db.prepare("SELECT count(*) FROM categories");
+  c.step();
+  out.categories = c.int64(0);
+  c.reset();
+  return out;
+}
+
+std::int64_t rebuild_search(store::database& db) {
+  db.exec("DELETE FROM product_search_docs WHERE product_id NOT IN (SELECT id FROM products)");
+  db.exec(
+      "INSERT INTO product_search_docs(product_id) SELECT id FROM products "
+      "WHERE id NOT IN (SELECT product_id FROM product_search_docs) ORDER BY id");
+  db.exec("INSERT INTO product_search(product_search) VALUES ('rebuild')");
+  auto& q = db.prepare("SELECT count(*) FROM product_search_docs");
+  q.step();
+  auto n = q.int64(0);
+  q.reset();
+  return n;
+}
+
 }  // namespace agora::catalog::sql

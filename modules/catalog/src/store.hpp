@@ -28,6 +28,16 @@ std::vector<search_hit> search_products(store::database& db, std::string_view ma
                                         const std::optional<std::string>& category_id, product_status status,
                                         std::int64_t limit);
 
+struct row_counts {
+  std::int64_t active = 0;
+  std::int64_t archived = 0;
+  std::int64_t categories = 0;
+};
+row_counts count_rows(store::database& db);
+// Rebuilds product_search (and its document numbers) from products, for an index that
+// drifted from its table (a file restored or edited by hand); returns the products indexed.
+std::int64_t rebuild_search(store::database& db);
+
 std::optional<category> find_category(store::database& db, std::string_view id);
 bool category_exists(store::database& db, std::string_view id);
 void insert_category(store::database& db, const category& c);

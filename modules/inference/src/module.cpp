@@ -1,6 +1,7 @@
 #include "conversations.hpp"
 #include "http_api.hpp"
 #include "service.hpp"
+#include "settings.hpp"
 
 #include <inference/api.hpp>
 
@@ -49,26 +50,19 @@ http::route openai_post(std::string pattern, std::string operation_id, std::stri
 }  // namespace
 
 module_definition module() {
-  using t = config::type;
   module_decl<service> decl("inference");
   decl.replicas(1)
       .depends_on("catalog")
       .migrations(db::migrations())
-      .setting({"models", t::string_list, nlohmann::json::array(),
-                "Hugging Face model folders loaded at start; the first is the default (agora serve --model DIR)", {}, {},
-                {}})
-      .setting({"device", t::string, "auto", "Where the engine runs: auto (CUDA when there is a GPU), cpu or cuda", {},
-                {}, {"auto", "cpu", "cuda"}})
-      .setting({"max_running", t::integer, 8, "Sequences decoded together per model (KV cache slots)", 1, 256, {}})
-      .setting({"max_waiting", t::integer, 64, "Requests queued per model before 429", 0, 100000, {}})
-      .setting({"token_budget", t::integer, 512, "Tokens per engine step (prefill is chunked to fit)", 16, 65536, {}})
-      .setting({"max_context", t::integer, 0, "Positions per sequence; 0: the model's, at most 4096", 0, 1 << 20, {}})
-      .setting({"cache_entries", t::integer, 256, "Deterministic responses kept in the response cache (0: off)", 0,
-                1'000'000, {}})
+      .setting(settings::models)
+      .setting(settings::device)
+      .setting(settings::max_running)
+      .setting(settings::max_waiting)
+      .setting(settings::token_budget)
+      .setting(settings::max_context)
+      .setting(settings::cache_entries)
+      .setting(settings::memory_budget_mb)
       .handle<generate>(&service::generate)
-      .setting({"memory_budget_mb", t::integer, 0,
-                "Weight-file bytes all loaded models may take, in MiB (0: no limit); beyond it a load is refused", 0,
-                1 << 24, {}})
       .handle<list_models>(&service::list_models)
       .handle<register_model>(&service::register_model)
       .handle<unload_model>(&service::unload_model)

@@ -1,4 +1,5 @@
 #include "service.hpp"
+#include "settings.hpp"
 
 #include <catalog/api.hpp>
 
@@ -257,7 +258,7 @@ std::unique_ptr<loaded_model> load_model(const std::filesystem::path& dir, std::
 
 service::service(module_context& ctx)
     : ctx_(ctx),
-      cache_(std::make_shared<response_cache>(static_cast<std::size_t>(ctx.setting_integer("cache_entries")))),
+      cache_(std::make_shared<response_cache>(static_cast<std::size_t>(ctx.get(settings::cache_entries)))),
       cache_hits_(ctx.metrics().counter_of("agora_inference_cache_total", "Response cache lookups by result",
                                            {{"result", "hit"}})),
       cache_misses_(ctx.metrics().counter_of("agora_inference_cache_total", "Response cache lookups by result",
@@ -270,15 +271,14 @@ service::~service() = default;
 asio::awaitable<void> service::start() {
   scheduler_options& sopts = scheduler_options_;
   model_options& mopts = model_options_;
-  memory_budget_ = ctx_.setting_integer("memory_budget_mb") * 1024 * 1024;
-  sopts.max_running = static_cast<int>(ctx_.setting_integer("max_running"));
-  sopts.max_waiting = static_cast<std::size_t>(ctx_.setting_integer("max_waiting"));
-  sopts.token_budget = ctx_.setting_integer("token_budget");
+  memory_budget_ = ctx_.get(settings::memory_budget_mb) * 1024 * 1024;
+  sopts.max_running = static_cast<int>(ctx_.get(settings::max_running));
+  sopts.max_waiting = static_cast<std::size_t>(ctx_.get(settings::max_waiting));
+  sopts.token_budget = ctx_.get(settings::token_budget);
   mopts.max_sequences = sopts.max_running;
-  mopts.max_context = ctx_.setting_integer("max_context");
-  const std::string& device = ctx_.setting_string("device");
-  mopts.device = device == "cpu" ? device_choice::cpu : device == "cuda" ? device_choice::cuda : device_choice::automatic;
-  for (const auto& dir : ctx_.setting_string_list("models")) {
+  mopts.max_context = ctx_.get(settings::max_context);
+  mopts.device = ctx_.get(settings::device);
+  for (const auto& dir : ctx_.get(settings::models)) {
     std::shared_ptr<loaded_model> m = load_model(dir, "", sopts, mopts, ctx_.metrics());
     for (const auto& other : models_)
       if (other->name == m->name)
