@@ -254,6 +254,8 @@ std::vector<setting> core_settings() {
       {"server.idle_timeout_ms", t::integer, 30000, "Keep-alive idle time between requests", 10, 3600000, {}},
       {"server.handler_timeout_ms", t::integer, 30000, "Time a request may take inside agora (beyond: 504)", 10, 3600000, {}},
       {"server.max_connections", t::integer, 10000, "Open connections beyond which new ones get 503", 1, 1000000, {}},
+      {"server.max_connections_per_client", t::integer, 1024,
+       "Open connections one client address may hold (beyond: 429); 0 means no cap", 0, 1000000, {}},
       {"data_dir", t::string, "./data", "Folder of the modules' SQLite files", {}, {}, {}},
       {"log.level", t::string, "info", "Lowest level written", {}, {}, {"debug", "info", "warn", "error"}},
       {"bus.queue_capacity", t::integer, 65536, "Events waiting per consumer group", 1, 100000000, {}},
