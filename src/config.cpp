@@ -261,7 +261,7 @@ std::vector<setting> core_settings() {
   std::vector<setting> out;
   for (const setting_handle* h : std::initializer_list<const setting_handle*>{
            &server_address, &server_port, &io_threads, &header_limit_bytes, &body_limit_bytes, &read_timeout_ms,
-           &idle_timeout_ms, &handler_timeout_ms, &max_connections, &data_dir, &log_level, &bus_queue_capacity,
+           &idle_timeout_ms, &handler_timeout_ms, &max_connections, &max_connections_per_client, &data_dir, &log_level, &bus_queue_capacity,
            &bus_on_full, &bus_partitions, &bus_max_attempts, &bus_backoff_initial_ms, &bus_backoff_max_ms,
            &bus_dead_letter_capacity, &bus_max_in_flight_requests, &bus_request_timeout_ms, &shutdown_deadline_ms,
            &modules_enabled})

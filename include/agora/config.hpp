@@ -246,6 +246,9 @@ inline const integer_setting handler_timeout_ms{"server.handler_timeout_ms", 300
 inline const integer_setting max_connections{"server.max_connections", 10000,
                                              "Open connections beyond which new ones get 503",
                                              {.min = 1, .max = 1000000}};
+inline const integer_setting max_connections_per_client{
+    "server.max_connections_per_client", 1024,
+    "Open connections one client address may hold (beyond: 429); 0 means no cap", {.min = 0, .max = 1000000}};
 inline const string_setting data_dir{"data_dir", "./data", "Folder of the modules' SQLite files"};
 inline const choice_setting<> log_level{"log.level", "info", "Lowest level written", {"debug", "info", "warn", "error"}};
 inline const integer_setting bus_queue_capacity{"bus.queue_capacity", 65536, "Events waiting per consumer group",

@@ -45,6 +45,13 @@ class body_writer {
   // Runs `f` once, on the connection's executor, when the client goes (immediately
   // if it already has): lets a producer cancel work it is waiting on.
   virtual void on_client_gone(std::function<void()> f) = 0;
+  // True once the server, stopping, has reached its shutdown deadline with this stream
+  // still open: the producer should end the stream now (an error event, then its end
+  // marker); the server closes the connection shortly after either way.
+  virtual bool stopping() const noexcept = 0;
+  // Runs `f` once, on the connection's executor, when stopping() becomes true
+  // (immediately if it is): lets a producer stop work it is waiting on.
+  virtual void on_stopping(std::function<void()> f) = 0;
 };
 
 // A streamed body: the producer runs after the response head is written and writes
@@ -166,7 +173,15 @@ struct server_options {
   std::chrono::milliseconds read_timeout{10000};   // to receive one whole request
   std::chrono::milliseconds idle_timeout{30000};   // keep-alive between requests
   std::chrono::milliseconds handler_timeout{30000};  // beyond: 504
-  std::size_t max_connections = 10000;       // beyond: accept then close with 503
+  // Beyond: 503, except for GET /healthz and /readyz on up to `probe_reserve` connections
+  // at once, which are answered (so that health checks see a busy server, not a dead one).
+  // From 90% of it on, each new connection closes the oldest idle keep-alive one.
+  std::size_t max_connections = 10000;
+  std::size_t probe_reserve = 32;
+  // Open connections one client address may hold; beyond: 429 and close. 0: no cap.
+  std::size_t max_connections_per_client = 1024;
+  // Trailer fields of a chunked request count against header_limit together with the
+  // header; beyond: 431.
 };
 
 // Listens, parses, routes, runs filters and handlers, writes responses, records

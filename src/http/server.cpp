@@ -1,6 +1,7 @@
 #include <agora/http.hpp>
 
 #include "http/codec.hpp"
+#include "http/streaming.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -17,17 +18,17 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cctype>
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <unordered_map>
@@ -45,6 +46,12 @@ constexpr std::size_t read_chunk = 8192;
 constexpr std::size_t linger_budget = 1024 * 1024;
 constexpr std::chrono::milliseconds linger_time{500};
 constexpr std::chrono::milliseconds shutdown_grace{1000};
+// A stream still open at the shutdown deadline gets this long to write its last event.
+constexpr std::chrono::milliseconds stream_farewell{250};
+// A connection over max_connections has this long to show it is a health probe.
+constexpr std::chrono::milliseconds probe_read_time{1000};
+// Candidates for closing, gathered by one scan of the open connections near the cap.
+constexpr std::size_t eviction_batch = 64;
 
 constexpr std::string_view requests_total = "agora_http_requests_total";
 constexpr std::string_view requests_help = "HTTP requests answered, by method, route pattern and status";
@@ -119,6 +126,22 @@ bool expects_continue(const request& req) {
   return true;
 }
 
+bool is_probe_path(std::string_view path) { return path == "/healthz" || path == "/readyz"; }
+
+// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host field.
+bool host_is_valid(const request& req) {
+  if (req.version() < 11) return true;
+  auto [first, last] = req.equal_range(bhttp::field::host);
+  return first != last && std::next(first) == last;
+}
+
+// The bytes the request line and header fields took on the wire, near enough.
+std::size_t header_bytes(const request& req) {
+  std::size_t n = req.method_string().size() + req.target().size() + 12;
+  for (const auto& f : req) n += f.name_string().size() + f.value().size() + 4;
+  return n;
+}
+
 bool status_without_body(int status) { return (status >= 100 && status < 200) || status == 204 || status == 304; }
 
 std::string allow_header(const std::vector<verb>& allow) {
@@ -134,22 +157,31 @@ std::string allow_header(const std::vector<verb>& allow) {
 
 struct server::impl : std::enable_shared_from_this<impl> {
   struct connection : std::enable_shared_from_this<connection> {
-    connection(tcp::socket socket, std::shared_ptr<impl> owner)
-        : stream(std::move(socket)), handler_timer(stream.get_executor()), server(std::move(owner)) {}
+    connection(tcp::socket socket, std::shared_ptr<impl> owner, std::string client)
+        : stream(std::move(socket)),
+          handler_timer(stream.get_executor()),
+          server(std::move(owner)),
+          client(std::move(client)) {}
 
     beast::tcp_stream stream;
     beast::flat_buffer buffer;
     asio::steady_timer handler_timer;
     asio::cancellation_signal cancel;
     std::shared_ptr<impl> server;
+    std::string client;      // the peer's address: the key of the per-client count
     std::string request_id;  // capacity reused across requests
     std::string traceparent;
     std::uint64_t handler_generation = 0;
     bool in_handler = false;
     bool handler_timed_out = false;
     bool client_gone = false;  // closed its side while a cancel_on_disconnect handler ran
+    bool probe_only = false;   // over max_connections: serves one health or readiness probe
     request_context* watched = nullptr;  // the request whose handler the watch may cancel
-    bool idle = false;
+    detail::chunk_writer* writer = nullptr;  // while a streamed body is produced
+    // Waiting for a request (its first or the next); read by the acceptor when it looks
+    // for connections to close near the cap, so atomic.
+    std::atomic<bool> idle{false};
+    std::atomic<std::uint64_t> idle_since{0};  // steady clock ticks when it became idle
   };
 
   impl(asio::io_context& io, server_options opts, const router& r, metrics::registry& m)
@@ -164,6 +196,11 @@ struct server::impl : std::enable_shared_from_this<impl> {
                                  "Requests whose handler was cancelled because the client closed the connection");
     rejected_timeout_ = reason_counter("timeout");
     rejected_connections_ = reason_counter("too_many_connections");
+    rejected_per_client_ = reason_counter("too_many_connections_per_client");
+    rejected_bad_request_ = reason_counter("bad_request");
+    rejected_early_ = reason_counter("refused_before_body");
+    idle_closed_ = &m.counter_of("agora_http_idle_closed_total",
+                                 "Idle keep-alive connections closed to make room near max_connections");
     // Shared instruments, so that several servers on one registry add up.
     connections_gauge_ = &m.gauge_of("agora_http_connections", "Open HTTP connections");
     in_flight_gauge_ = &m.gauge_of("agora_http_requests_in_flight", "HTTP requests being handled");
@@ -194,6 +231,11 @@ struct server::impl : std::enable_shared_from_this<impl> {
       unmatched_[index].store(s, std::memory_order_release);
     }
     return *s;
+  }
+
+  route_stats& stats_of(verb method, std::string_view path) {
+    auto m = router_.find(method, path);
+    return m.r ? by_route_.at(m.r)->stats : unmatched_stats(method);
   }
 
   void start() {
@@ -236,38 +278,139 @@ struct server::impl : std::enable_shared_from_this<impl> {
       }
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      tasks_.fetch_add(1);
-      if (connections_.load() >= opts_.max_connections) {
-        rejected_connections_->inc();
-        auto exec = socket.get_executor();
-        asio::co_spawn(exec, reject(self, beast::tcp_stream(std::move(socket))),
-                       [self](std::exception_ptr) { self->tasks_.fetch_sub(1); });
-        continue;
-      }
-      connections_.fetch_add(1);
-      connections_gauge_->add(1);
-      auto c = std::make_shared<connection>(std::move(socket), self);
-      {
-        std::lock_guard lock(connections_mutex_);
-        open_.emplace(c.get(), c);
-      }
-      auto exec = c->stream.get_executor();
-      asio::co_spawn(exec, serve(c),
-                     asio::bind_cancellation_slot(c->cancel.slot(), [self, raw = c.get()](std::exception_ptr e) {
-                       {
-                         std::lock_guard lock(self->connections_mutex_);
-                         self->open_.erase(raw);
-                       }
-                       self->connections_.fetch_sub(1);
-                       self->connections_gauge_->add(-1);
-                       self->tasks_.fetch_sub(1);
-                       if (e) log::error("http", "connection failed unexpectedly");
-                     }));
+      admit(self, std::move(socket));
     }
   }
 
-  asio::awaitable<void> reject(std::shared_ptr<impl> self, beast::tcp_stream stream) {
-    response res = problem(503, "the server has too many open connections");
+  // Decides what a new connection gets: served, served one health probe, or refused.
+  void admit(const std::shared_ptr<impl>& self, tcp::socket socket) {
+    boost::system::error_code ec;
+    auto peer = socket.remote_endpoint(ec);
+    std::string client = ec ? std::string() : peer.address().to_string();
+    tasks_.fetch_add(1);
+    if (opts_.max_connections_per_client > 0 && !client.empty() && !take_client_slot(client)) {
+      rejected_per_client_->inc();
+      auto exec = socket.get_executor();
+      asio::co_spawn(exec, reject(self, beast::tcp_stream(std::move(socket)), 429,
+                                  "this client has too many open connections"),
+                     [self](std::exception_ptr) { self->tasks_.fetch_sub(1); });
+      return;
+    }
+    const std::size_t open = connections_.load();
+    bool probe_only = false;
+    if (open >= evict_threshold() && close_oldest_idle()) {
+      // A slot is being freed: the newcomer takes it.
+    } else if (open >= opts_.max_connections) {
+      if (probing_.load() >= opts_.probe_reserve) {
+        release_client_slot(client);
+        rejected_connections_->inc();
+        auto exec = socket.get_executor();
+        asio::co_spawn(exec, reject(self, beast::tcp_stream(std::move(socket)), 503,
+                                    "the server has too many open connections"),
+                       [self](std::exception_ptr) { self->tasks_.fetch_sub(1); });
+        return;
+      }
+      probe_only = true;
+    }
+    auto c = std::make_shared<connection>(std::move(socket), self, std::move(client));
+    c->probe_only = probe_only;
+    if (probe_only) {
+      probing_.fetch_add(1);
+    } else {
+      connections_.fetch_add(1);
+      connections_gauge_->add(1);
+    }
+    {
+      std::lock_guard lock(connections_mutex_);
+      open_.emplace(c.get(), c);
+    }
+    auto exec = c->stream.get_executor();
+    asio::co_spawn(exec, serve(c),
+                   asio::bind_cancellation_slot(c->cancel.slot(), [self, c](std::exception_ptr e) {
+                     {
+                       std::lock_guard lock(self->connections_mutex_);
+                       self->open_.erase(c.get());
+                     }
+                     if (c->probe_only) {
+                       self->probing_.fetch_sub(1);
+                     } else {
+                       self->connections_.fetch_sub(1);
+                       self->connections_gauge_->add(-1);
+                     }
+                     self->release_client_slot(c->client);
+                     self->tasks_.fetch_sub(1);
+                     if (e) log::error("http", "connection failed unexpectedly");
+                   }));
+  }
+
+  bool take_client_slot(const std::string& client) {
+    std::lock_guard lock(connections_mutex_);
+    auto& n = per_client_[client];
+    if (n >= opts_.max_connections_per_client) {
+      if (n == 0) per_client_.erase(client);
+      return false;
+    }
+    ++n;
+    return true;
+  }
+
+  void release_client_slot(const std::string& client) {
+    if (opts_.max_connections_per_client == 0 || client.empty()) return;
+    std::lock_guard lock(connections_mutex_);
+    auto it = per_client_.find(client);
+    if (it == per_client_.end()) return;
+    if (--it->second == 0) per_client_.erase(it);
+  }
+
+  std::size_t evict_threshold() const {
+    const std::size_t cap = opts_.max_connections;
+    return std::max<std::size_t>(1, cap - cap / 10);
+  }
+
+  // Near the cap, each newcomer closes the connection idle for longest. Candidates come
+  // from one scan of the open connections, oldest first, and are used until spent; each
+  // is closed only if it is still idle since the same moment. Runs on the acceptor.
+  bool close_oldest_idle() {
+    for (int scans = 0; scans < 2; ++scans) {
+      while (!eviction_queue_.empty()) {
+        auto [weak, since] = eviction_queue_.back();
+        eviction_queue_.pop_back();
+        auto c = weak.lock();
+        if (!c || !c->idle.load() || c->idle_since.load() != since) continue;
+        idle_closed_->inc();
+        asio::post(c->stream.get_executor(), [c, since] {
+          if (c->idle.load() && c->idle_since.load() == since) c->stream.close();
+        });
+        return true;
+      }
+      // With nothing idle, scanning again on every newcomer would cost a pass over all
+      // connections each; once in a while is enough.
+      const auto now = clock::now();
+      if (scans > 0 || now - last_gather_ < std::chrono::milliseconds(50)) break;
+      last_gather_ = now;
+      gather_idle();
+    }
+    return false;
+  }
+
+  void gather_idle() {
+    std::vector<std::pair<std::weak_ptr<connection>, std::uint64_t>> idle;
+    {
+      std::lock_guard lock(connections_mutex_);
+      for (auto& [raw, weak] : open_)
+        if (raw->idle.load()) idle.emplace_back(weak, raw->idle_since.load());
+    }
+    const std::size_t keep = std::min(idle.size(), eviction_batch);
+    auto older = [](const auto& a, const auto& b) { return a.second < b.second; };
+    std::partial_sort(idle.begin(), idle.begin() + static_cast<std::ptrdiff_t>(keep), idle.end(), older);
+    idle.resize(keep);
+    std::reverse(idle.begin(), idle.end());  // popped from the back: oldest first
+    eviction_queue_ = std::move(idle);
+  }
+
+  asio::awaitable<void> reject(std::shared_ptr<impl> self, beast::tcp_stream stream, int status,
+                               std::string_view detail) {
+    response res = problem(status, detail);
     res.keep_alive(false);
     stamp(res, detail::make_request_id(), detail::continue_traceparent({}));
     stream.expires_after(linger_time);
@@ -299,16 +442,21 @@ struct server::impl : std::enable_shared_from_this<impl> {
 
   enum class read_outcome { request, closed, rejected };
 
+  void mark_idle(connection& c, bool idle) {
+    if (idle) c.idle_since.store(static_cast<std::uint64_t>(clock::now().time_since_epoch().count()));
+    c.idle.store(idle);
+  }
+
   asio::awaitable<void> serve(std::shared_ptr<connection> c) {
     co_await asio::this_coro::throw_if_cancelled(false);
     bool first = true;
     for (;;) {
       if (c->buffer.size() == 0) {
         if (stopping_.load()) break;
-        c->idle = true;
-        c->stream.expires_after(first ? opts_.read_timeout : opts_.idle_timeout);
+        if (!c->probe_only) mark_idle(*c, true);
+        c->stream.expires_after(first ? (c->probe_only ? probe_read_time : opts_.read_timeout) : opts_.idle_timeout);
         auto [ec, n] = co_await c->stream.async_read_some(c->buffer.prepare(read_chunk), use_tuple);
-        c->idle = false;
+        mark_idle(*c, false);
         if (ec) {
           if (ec == beast::error::timeout && first) rejected_timeout_->inc();
           break;
@@ -321,12 +469,30 @@ struct server::impl : std::enable_shared_from_this<impl> {
       parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(opts_.header_limit, UINT32_MAX)));
       parser.body_limit(opts_.body_limit);
       parser.eager(true);
-      c->stream.expires_after(opts_.read_timeout);
-      auto outcome = co_await read_request(*c, parser);
-      if (outcome != read_outcome::request) break;
-
-      c->stream.expires_never();
-      bool keep_alive = co_await respond(*c, parser.get());
+      c->stream.expires_after(c->probe_only ? probe_read_time : opts_.read_timeout);
+      bool keep_alive = false;
+      bool answered = false;
+      bool failed = false;
+      std::string failure;
+      try {
+        auto outcome = co_await read_request(*c, parser);
+        if (outcome == read_outcome::request) {
+          c->stream.expires_never();
+          answered = true;
+          keep_alive = co_await respond(*c, parser.get());
+        }
+      } catch (const std::exception& e) {
+        failure = e.what();
+        failed = true;
+      } catch (...) {
+        failure = "unknown exception";
+        failed = true;
+      }
+      if (failed) {
+        log::error("http", "connection failed while serving a request", {{"error", failure}});
+        if (!answered) co_await refuse(*c, parser, 500, "internal error");
+        break;
+      }
       if (!keep_alive) {
         boost::system::error_code ignored;
         c->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -336,22 +502,78 @@ struct server::impl : std::enable_shared_from_this<impl> {
     c->stream.close();
   }
 
+  // A refusal decided once the header is in, before the body is read: a request the
+  // server would refuse anyway gets no 100 Continue, and a probe-only connection serves
+  // nothing but a probe.
+  std::optional<std::pair<int, std::string>> refuse_early(const connection& c, const request& req,
+                                                          bool expects_continue) {
+    if (!host_is_valid(req)) return std::pair{400, std::string("an HTTP/1.1 request needs exactly one Host header")};
+    if (!c.probe_only && !expects_continue) return std::nullopt;
+    std::string_view target = req.target();
+    std::string_view path = target.substr(0, target.find('?'));
+    auto m = router_.find(req.method(), path);
+    if (c.probe_only) {
+      if (m.r && is_probe_path(path)) return std::nullopt;
+      rejected_connections_->inc();
+      return std::pair{503, std::string("the server has too many open connections")};
+    }
+    if (!m.r) {
+      if (!m.allow.empty()) return std::pair{405, "this path accepts only " + allow_header(m.allow)};
+      return std::pair{404, std::string("no route matches this path")};
+    }
+    if (m.r->parse_body && !m.r->request_schema.is_null()) {
+      auto type = req.find(bhttp::field::content_type);
+      if (type == req.end() || !detail::is_json_media_type(type->value()))
+        return std::pair{415, std::string("this route takes an application/json body")};
+    }
+    return std::nullopt;
+  }
+
   asio::awaitable<read_outcome> read_request(connection& c, bhttp::request_parser<bhttp::string_body>& parser) {
-    bool sent_continue = false;
+    bool header_checked = false;
+    std::size_t header_size = 0;
     boost::system::error_code ec;
+    int status = 400;
+    std::string detail = "the request is not valid HTTP/1.1";
     for (;;) {
       if (c.buffer.size() > 0) {
-        std::size_t used = parser.put(c.buffer.data(), ec);
+        std::size_t used = 0;
+        try {
+          used = parser.put(c.buffer.data(), ec);
+        } catch (const std::length_error&) {
+          ec = bhttp::error::header_limit;  // one field beyond what a header can hold
+        }
         c.buffer.consume(used);
         if (ec == bhttp::error::need_more) ec = {};
         if (ec) break;
-        if (parser.is_done()) co_return read_outcome::request;
       }
-      if (!sent_continue && parser.is_header_done() && expects_continue(parser.get())) {
-        sent_continue = true;
-        static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
-        auto [wec, wn] = co_await asio::async_write(c.stream, asio::buffer(continue_line), use_tuple);
-        if (wec) co_return read_outcome::closed;
+      if (parser.is_header_done() && !header_checked) {
+        header_checked = true;
+        header_size = header_bytes(parser.get());
+        const bool expects = !parser.is_done() && expects_continue(parser.get());
+        if (auto refusal = refuse_early(c, parser.get(), expects)) {
+          if (refusal->first == 400)
+            rejected_bad_request_->inc();
+          else if (refusal->first != 503)
+            rejected_early_->inc();
+          co_await refuse(c, parser, refusal->first, refusal->second);
+          co_return read_outcome::rejected;
+        }
+        if (expects) {
+          static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+          auto [wec, wn] = co_await asio::async_write(c.stream, asio::buffer(continue_line), use_tuple);
+          if (wec) co_return read_outcome::closed;
+        }
+      }
+      if (parser.is_done()) co_return read_outcome::request;
+      if (parser.is_header_done()) {
+        // Chunk lines and trailer fields wait whole in the buffer until parsed: they count
+        // against the header limit, together with the header.
+        const std::size_t budget = opts_.header_limit > header_size ? opts_.header_limit - header_size : 0;
+        if (c.buffer.size() > budget) {
+          ec = bhttp::error::header_limit;
+          break;
+        }
       }
       auto [rec, n] = co_await c.stream.async_read_some(c.buffer.prepare(read_chunk), use_tuple);
       if (rec) {
@@ -361,26 +583,30 @@ struct server::impl : std::enable_shared_from_this<impl> {
       c.buffer.commit(n);
     }
 
-    int status = 400;
-    std::string_view detail = "the request is not valid HTTP/1.1";
     if (ec == bhttp::error::header_limit) {
       status = 431;
-      detail = "the request header is larger than the server accepts";
+      detail = "the request header (with its trailer fields) is larger than the server accepts";
       rejected_header_->inc();
     } else if (ec == bhttp::error::body_limit) {
       status = 413;
       detail = "the request body is larger than the server accepts";
       rejected_body_->inc();
+    } else {
+      rejected_bad_request_->inc();
     }
+    co_await refuse(c, parser, status, detail);
+    co_return read_outcome::rejected;
+  }
+
+  // Answers a request that will not reach a handler, then closes the connection: what is
+  // left of the request on the wire is not read.
+  asio::awaitable<void> refuse(connection& c, bhttp::request_parser<bhttp::string_body>& parser, int status,
+                               std::string_view detail) {
     const request& req = parser.get();
     auto start = clock::now();
     std::string_view target = req.target();
     std::string_view path = target.substr(0, target.find('?'));
-    route_stats* stats = &unmatched_stats(req.method());
-    if (parser.is_header_done()) {
-      auto m = router_.find(req.method(), path);
-      if (m.r) stats = &by_route_.at(m.r)->stats;
-    }
+    route_stats* stats = parser.is_header_done() ? &stats_of(req.method(), path) : &unmatched_stats(req.method());
     auto id = req.find("X-Request-Id");
     std::string request_id = id != req.end() && detail::is_valid_request_id(id->value()) ? std::string(id->value())
                                                                                          : detail::make_request_id();
@@ -388,24 +614,58 @@ struct server::impl : std::enable_shared_from_this<impl> {
     std::string traceparent =
         detail::continue_traceparent(tp != req.end() ? std::string_view(tp->value()) : std::string_view{});
     response res = problem(status, detail);
+    if (status == 405) {
+      auto m = router_.find(req.method(), path);
+      if (!m.allow.empty()) res.set(bhttp::field::allow, allow_header(m.allow));
+    }
     res.keep_alive(false);
     stamp(res, request_id, traceparent);
     c.stream.expires_after(opts_.read_timeout);
     co_await bhttp::async_write(c.stream, res, use_tuple);
     finish(*stats, req.method(), path, res, start, log::trace{std::move(request_id), std::move(traceparent)});
     co_await linger_close(c.stream);
-    co_return read_outcome::rejected;
+  }
+
+  struct in_flight {
+    explicit in_flight(metrics::gauge& g) : gauge(g) { gauge.add(1); }
+    ~in_flight() { gauge.add(-1); }
+    in_flight(const in_flight&) = delete;
+    in_flight& operator=(const in_flight&) = delete;
+    metrics::gauge& gauge;
+  };
+
+  // Routing, body checks, filters and handler: the response to send. What throws here
+  // (a decoder, a filter outside its try) is an internal error, not a dropped connection.
+  asio::awaitable<response> answer(connection& c, request_context& ctx, route_state*& rs) {
+    auto m = router_.find(ctx.req.method(), ctx.path);
+    rs = m.r ? by_route_.at(m.r) : nullptr;
+    if (!rs) {
+      if (!m.allow.empty()) {
+        std::string allow = allow_header(m.allow);
+        response res = problem(405, "this path accepts only " + allow);
+        res.set(bhttp::field::allow, allow);
+        co_return res;
+      }
+      co_return problem(404, "no route matches this path");
+    }
+    ctx.matched = m.r;
+    ctx.params = std::move(m.params);
+    std::string_view target = ctx.req.target();
+    std::size_t qmark = target.find('?');
+    if (qmark != std::string_view::npos) detail::parse_query(target.substr(qmark + 1), ctx.query);
+    std::optional<response> refused = parse_body(ctx);
+    if (refused) co_return std::move(*refused);
+    co_return co_await invoke(c, *rs, ctx);
   }
 
   // Runs one request through routing, body checks, filters and handler; writes the
   // response. Returns whether the connection stays open.
   asio::awaitable<bool> respond(connection& c, request& req) {
     auto start = clock::now();
-    in_flight_gauge_->add(1);
+    in_flight busy(*in_flight_gauge_);
 
     std::string_view target = req.target();
-    std::size_t qmark = target.find('?');
-    std::string_view path = target.substr(0, qmark);
+    std::string_view path = target.substr(0, target.find('?'));
 
     request_context ctx{req, path, {}, {}, {}, {}, nullptr, {}};
     c.request_id.clear();
@@ -421,37 +681,34 @@ struct server::impl : std::enable_shared_from_this<impl> {
     ctx.tr.traceparent =
         detail::continue_traceparent(tp != req.end() ? std::string_view(tp->value()) : std::string_view{});
 
-    auto m = router_.find(req.method(), path);
-    route_state* rs = m.r ? by_route_.at(m.r) : nullptr;
+    route_state* rs = nullptr;
     response res;
-    if (!rs) {
-      if (!m.allow.empty()) {
-        std::string allow = allow_header(m.allow);
-        res = problem(405, "this path accepts only " + allow);
-        res.set(bhttp::field::allow, allow);
-      } else {
-        res = problem(404, "no route matches this path");
-      }
-    } else {
-      ctx.matched = m.r;
-      ctx.params = std::move(m.params);
-      if (qmark != std::string_view::npos) detail::parse_query(target.substr(qmark + 1), ctx.query);
-      std::optional<response> refused = parse_body(ctx);
-      if (refused)
-        res = std::move(*refused);
-      else
-        res = co_await invoke(c, *rs, ctx);
+    bool failed = false;
+    std::string failure;
+    try {
+      res = co_await answer(c, ctx, rs);
+    } catch (const std::exception& e) {
+      failure = e.what();
+      failed = true;
+    } catch (...) {
+      failure = "unknown exception";
+      failed = true;
     }
+    if (failed) {
+      log::error("http", "request failed outside its handler", {{"error", failure}}, &ctx.tr);
+      ctx.stream = nullptr;
+      res = problem(500, "internal error");
+    }
+    route_stats& stats = rs ? rs->stats : unmatched_stats(req.method());
 
     const bool streaming = ctx.stream && res.result_int() >= 200 && res.result_int() < 300;
-    const bool keep_alive = req.keep_alive() && !stopping_.load() && !streaming && !c.client_gone;
+    const bool keep_alive = req.keep_alive() && !stopping_.load() && !streaming && !c.client_gone && !c.probe_only;
     res.version(req.version());
     res.keep_alive(keep_alive);
     stamp(res, ctx.tr.request_id, ctx.tr.traceparent);
     if (streaming) {
-      co_await stream_response(c, res, ctx.stream);
-      in_flight_gauge_->add(-1);
-      finish(rs ? rs->stats : unmatched_stats(req.method()), req.method(), path, res, start, ctx.tr);
+      co_await detail::stream_response(c.stream, c.shared_from_this(), res, ctx.stream, opts_.read_timeout, c.writer);
+      finish(stats, req.method(), path, res, start, ctx.tr);
       co_return false;
     }
     if (status_without_body(res.result_int())) {
@@ -463,106 +720,10 @@ struct server::impl : std::enable_shared_from_this<impl> {
 
     c.stream.expires_after(opts_.read_timeout);
     auto [ec, n] = co_await bhttp::async_write(c.stream, res, use_tuple);
-    in_flight_gauge_->add(-1);
-    finish(rs ? rs->stats : unmatched_stats(req.method()), req.method(), path, res, start, ctx.tr);
+    finish(stats, req.method(), path, res, start, ctx.tr);
     c.request_id = std::move(ctx.tr.request_id);
     c.traceparent = std::move(ctx.tr.traceparent);
     co_return keep_alive && !ec;
-  }
-
-  // The body_writer of one streamed response: chunks on the connection's stream, and a
-  // watch read on the socket that notices the client leaving while nothing is written.
-  class chunk_writer final : public body_writer {
-   public:
-    chunk_writer(connection& c, std::chrono::milliseconds timeout) : c_(c), timeout_(timeout) {}
-
-    asio::awaitable<bool> write(std::string_view data) override {
-      if (gone_ || failed_) co_return false;
-      if (data.empty()) co_return true;
-      c_.stream.expires_after(timeout_);
-      auto [ec, n] = co_await asio::async_write(c_.stream, bhttp::make_chunk(asio::buffer(data.data(), data.size())),
-                                                use_tuple);
-      c_.stream.expires_never();
-      if (ec) {
-        failed_ = true;
-        mark_gone();
-        co_return false;
-      }
-      bytes_ += data.size();
-      co_return true;
-    }
-
-    bool client_gone() const noexcept override { return gone_; }
-
-    void on_client_gone(std::function<void()> f) override {
-      if (gone_)
-        f();
-      else
-        on_gone_.push_back(std::move(f));
-    }
-
-    void mark_gone() {
-      if (gone_) return;
-      gone_ = true;
-      auto callbacks = std::move(on_gone_);
-      for (auto& f : callbacks) f();
-    }
-
-    bool failed() const noexcept { return failed_; }
-    std::size_t bytes() const noexcept { return bytes_; }
-
-   private:
-    connection& c_;
-    std::chrono::milliseconds timeout_;
-    bool gone_ = false;
-    bool failed_ = false;
-    std::size_t bytes_ = 0;
-    std::vector<std::function<void()>> on_gone_;
-  };
-
-  // Shared by a streamed response and its watch read, which may finish later.
-  struct watch_state {
-    chunk_writer* writer = nullptr;
-  };
-
-  static asio::awaitable<void> watch_client(std::shared_ptr<connection> c, std::shared_ptr<watch_state> w) {
-    std::array<char, 512> discard{};
-    for (;;) {
-      auto [ec, n] = co_await c->stream.socket().async_read_some(asio::buffer(discard), use_tuple);
-      if (ec) break;  // anything the client sends while it streams is ignored
-    }
-    if (w->writer) w->writer->mark_gone();
-  }
-
-  asio::awaitable<void> stream_response(connection& c, response& res, const stream_body& produce) {
-    res.body().clear();
-    res.erase(bhttp::field::content_length);
-    res.chunked(true);
-    res.set(bhttp::field::cache_control, "no-cache");
-    bhttp::response_serializer<bhttp::string_body> head(res);
-    c.stream.expires_after(opts_.read_timeout);
-    auto [hec, hn] = co_await bhttp::async_write_header(c.stream, head, use_tuple);
-    c.stream.expires_never();
-    if (hec) co_return;
-
-    chunk_writer writer(c, opts_.read_timeout);
-    auto watch = std::make_shared<watch_state>();
-    watch->writer = &writer;
-    auto watcher = watch_client(c.shared_from_this(), watch);
-    asio::co_spawn(c.stream.get_executor(), std::move(watcher), asio::detached);
-    try {
-      co_await produce(writer);
-    } catch (const std::exception& e) {
-      log::error("http", "stream producer failed", {{"error", e.what()}});
-    }
-    if (!writer.failed()) {
-      c.stream.expires_after(opts_.read_timeout);
-      co_await asio::async_write(c.stream, bhttp::make_chunk_last(), use_tuple);
-      c.stream.expires_never();
-    }
-    watch->writer = nullptr;
-    boost::system::error_code ignored;
-    c.stream.socket().cancel(ignored);
   }
 
   std::optional<response> parse_body(request_context& ctx) {
@@ -575,6 +736,10 @@ struct server::impl : std::enable_shared_from_this<impl> {
     } catch (const nlohmann::json::parse_error& e) {
       std::string where = "malformed JSON at byte " + std::to_string(e.byte);
       return problem(400, "the request body is not valid JSON (" + where + ")", {{"body", where}});
+    } catch (const nlohmann::json::out_of_range&) {
+      return problem(400, "the request body holds a number too large for a double", {{"body", "number out of range"}});
+    } catch (const nlohmann::json::exception&) {
+      return problem(400, "the request body is not valid JSON", {{"body", "not valid JSON"}});
     }
     return std::nullopt;
   }
@@ -695,7 +860,24 @@ struct server::impl : std::enable_shared_from_this<impl> {
     });
   }
 
+  // At the shutdown deadline: a stream is told to end and closed after stream_farewell
+  // at the latest; anything else is closed now.
   void close_all() {
+    for_each_connection([](connection& c) {
+      if (c.writer) {
+        auto force = [conn = c.shared_from_this()] {
+          conn->cancel.emit(asio::cancellation_type::terminal);
+          conn->stream.close();
+        };
+        c.writer->stop(stream_farewell, std::move(force));
+        return;
+      }
+      c.cancel.emit(asio::cancellation_type::terminal);
+      c.stream.close();
+    });
+  }
+
+  void close_now() {
     for_each_connection([](connection& c) {
       c.cancel.emit(asio::cancellation_type::terminal);
       c.stream.close();
@@ -734,6 +916,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> connections_{0};
   std::atomic<std::size_t> tasks_{0};
+  std::atomic<std::size_t> probing_{0};  // connections over the cap, serving one probe
 
   std::vector<filter> filters_;
   std::vector<std::unique_ptr<route_state>> routes_;
@@ -748,11 +931,19 @@ struct server::impl : std::enable_shared_from_this<impl> {
   metrics::counter* client_gone_ = nullptr;
   metrics::counter* rejected_timeout_ = nullptr;
   metrics::counter* rejected_connections_ = nullptr;
+  metrics::counter* rejected_per_client_ = nullptr;
+  metrics::counter* rejected_bad_request_ = nullptr;
+  metrics::counter* rejected_early_ = nullptr;
+  metrics::counter* idle_closed_ = nullptr;
   metrics::gauge* connections_gauge_ = nullptr;
   metrics::gauge* in_flight_gauge_ = nullptr;
 
   std::mutex connections_mutex_;
   std::unordered_map<connection*, std::weak_ptr<connection>> open_;
+  std::unordered_map<std::string, std::size_t> per_client_;  // under connections_mutex_
+  // Idle connections to close near the cap, oldest at the back; the acceptor's alone.
+  std::vector<std::pair<std::weak_ptr<connection>, std::uint64_t>> eviction_queue_;
+  clock::time_point last_gather_{};
 };
 
 server::server(asio::io_context& io, server_options opts, const router& r, metrics::registry& m)
@@ -760,7 +951,7 @@ server::server(asio::io_context& io, server_options opts, const router& r, metri
 
 server::~server() {
   impl_->stop_accepting();
-  impl_->close_all();
+  impl_->close_now();
 }
 
 void server::start() { impl_->start(); }

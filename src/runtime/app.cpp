@@ -86,6 +86,7 @@ http::server_options server_options(const config::config& c, int threads) {
   o.idle_timeout = std::chrono::milliseconds(c.get(idle_timeout_ms));
   o.handler_timeout = std::chrono::milliseconds(c.get(handler_timeout_ms));
   o.max_connections = static_cast<std::size_t>(c.get(max_connections));
+  o.max_connections_per_client = static_cast<std::size_t>(c.get(max_connections_per_client));
   return o;
 }
 

@@ -478,15 +478,19 @@ TEST_CASE("connections beyond max_connections get a 503 with Retry-After", "[htt
   s.start(opts);
   http_client a("127.0.0.1", s.port());
   http_client b("127.0.0.1", s.port());
-  CHECK(a.get("/healthz").status() == 200);
-  CHECK(b.get("/healthz").status() == 200);
+  // Busy ones: idle ones would be closed to make room.
+  a.send(verb::get, "/slow?ms=600");
+  b.send(verb::get, "/slow?ms=600");
+  CHECK(eventually_exposes(s.metrics, "agora_http_requests_in_flight 2"));
   http_client extra("127.0.0.1", s.port());
-  extra.send_raw("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  extra.send_raw("GET /items/1 HTTP/1.1\r\nHost: t\r\n\r\n");
   auto reply = extra.read_reply();
   CHECK(reply.status() == 503);
   CHECK(reply.header("Retry-After") == "1");
   CHECK(extra.wait_closed(2000ms));
   CHECK(s.metrics.expose().find("agora_http_rejected_total{reason=\"too_many_connections\"} 1") != std::string::npos);
+  CHECK(a.read_reply().status() == 200);
+  CHECK(b.read_reply().status() == 200);
   a.close();
   for (int i = 0; i < 100 && s.srv->connections() > 1; ++i) std::this_thread::sleep_for(10ms);
   CHECK(agora::test::http_get(s.port(), "/healthz").status() == 200);
