@@ -108,8 +108,8 @@ struct callback_gauge {
   std::function<double()> read;
 };
 
-using instrument = std::variant<std::unique_ptr<counter>, std::unique_ptr<gauge>,
-                                std::unique_ptr<histogram>, callback_gauge>;
+using instrument = std::variant<std::shared_ptr<counter>, std::shared_ptr<gauge>,
+                                std::shared_ptr<histogram>, callback_gauge>;
 }  // namespace
 
 struct registry::family {
@@ -149,32 +149,45 @@ void check_name(std::string_view name) {
   }                                                                                               \
   family& fam = *it->second;
 
-counter& registry::counter_of(std::string_view name, std::string_view help, const labels& l) {
+std::shared_ptr<counter> registry::counter_handle(std::string_view name, std::string_view help, const labels& l) {
   std::lock_guard lock(mutex_);
   AGORA_FAMILY(kind::counter)
-  if (auto* inst = fam.find(l)) return *std::get<std::unique_ptr<counter>>(*inst);
-  auto& added = fam.series.emplace_back(l, std::make_unique<counter>());
-  return *std::get<std::unique_ptr<counter>>(added.second);
+  if (auto* inst = fam.find(l)) return std::get<std::shared_ptr<counter>>(*inst);
+  auto& added = fam.series.emplace_back(l, std::make_shared<counter>());
+  return std::get<std::shared_ptr<counter>>(added.second);
 }
 
-gauge& registry::gauge_of(std::string_view name, std::string_view help, const labels& l) {
+std::shared_ptr<gauge> registry::gauge_handle(std::string_view name, std::string_view help, const labels& l) {
   std::lock_guard lock(mutex_);
   AGORA_FAMILY(kind::gauge)
   if (auto* inst = fam.find(l)) {
-    if (auto* g = std::get_if<std::unique_ptr<gauge>>(inst)) return **g;
+    if (auto* g = std::get_if<std::shared_ptr<gauge>>(inst)) return *g;
     throw std::logic_error(fmt::format("metric '{}' series is a callback gauge", name));
   }
-  auto& added = fam.series.emplace_back(l, std::make_unique<gauge>());
-  return *std::get<std::unique_ptr<gauge>>(added.second);
+  auto& added = fam.series.emplace_back(l, std::make_shared<gauge>());
+  return std::get<std::shared_ptr<gauge>>(added.second);
+}
+
+std::shared_ptr<histogram> registry::histogram_handle(std::string_view name, std::string_view help, const labels& l,
+                                                      std::vector<double> buckets) {
+  std::lock_guard lock(mutex_);
+  AGORA_FAMILY(kind::histogram)
+  if (auto* inst = fam.find(l)) return std::get<std::shared_ptr<histogram>>(*inst);
+  auto& added = fam.series.emplace_back(l, std::make_shared<histogram>(std::move(buckets)));
+  return std::get<std::shared_ptr<histogram>>(added.second);
+}
+
+counter& registry::counter_of(std::string_view name, std::string_view help, const labels& l) {
+  return *counter_handle(name, help, l);
+}
+
+gauge& registry::gauge_of(std::string_view name, std::string_view help, const labels& l) {
+  return *gauge_handle(name, help, l);
 }
 
 histogram& registry::histogram_of(std::string_view name, std::string_view help, const labels& l,
                                   std::vector<double> buckets) {
-  std::lock_guard lock(mutex_);
-  AGORA_FAMILY(kind::histogram)
-  if (auto* inst = fam.find(l)) return *std::get<std::unique_ptr<histogram>>(*inst);
-  auto& added = fam.series.emplace_back(l, std::make_unique<histogram>(std::move(buckets)));
-  return *std::get<std::unique_ptr<histogram>>(added.second);
+  return *histogram_handle(name, help, l, std::move(buckets));
 }
 
 std::uint64_t registry::gauge_callback(std::string_view name, std::string_view help, const labels& l,
@@ -202,6 +215,29 @@ void registry::remove_callback(std::uint64_t id) {
   }
 }
 
+std::size_t registry::remove_series(std::string_view key, std::string_view value) {
+  std::lock_guard lock(mutex_);
+  std::size_t removed = 0;
+  for (auto it = families_.begin(); it != families_.end();) {
+    removed += std::erase_if(it->second->series, [&](const auto& s) {
+      return std::any_of(s.first.begin(), s.first.end(),
+                         [&](const auto& label) { return label.first == key && label.second == value; });
+    });
+    if (it->second->series.empty())
+      it = families_.erase(it);
+    else
+      ++it;
+  }
+  return removed;
+}
+
+std::size_t registry::series_count() const {
+  std::lock_guard lock(mutex_);
+  std::size_t n = 0;
+  for (const auto& [name, fam] : families_) n += fam->series.size();
+  return n;
+}
+
 std::string registry::expose() const {
   std::lock_guard lock(mutex_);
   std::string out;
@@ -210,13 +246,13 @@ std::string registry::expose() const {
     if (fam->series.empty()) continue;
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape_help(fam->help), name, type_name(fam->type));
     for (const auto& [l, inst] : fam->series) {
-      if (const auto* c = std::get_if<std::unique_ptr<counter>>(&inst)) {
+      if (const auto* c = std::get_if<std::shared_ptr<counter>>(&inst)) {
         out += fmt::format("{}{} {}\n", name, render_labels(l), (*c)->value());
-      } else if (const auto* g = std::get_if<std::unique_ptr<gauge>>(&inst)) {
+      } else if (const auto* g = std::get_if<std::shared_ptr<gauge>>(&inst)) {
         out += fmt::format("{}{} {}\n", name, render_labels(l), format_value((*g)->value()));
       } else if (const auto* cb = std::get_if<callback_gauge>(&inst)) {
         out += fmt::format("{}{} {}\n", name, render_labels(l), format_value(cb->read()));
-      } else if (const auto* h = std::get_if<std::unique_ptr<histogram>>(&inst)) {
+      } else if (const auto* h = std::get_if<std::shared_ptr<histogram>>(&inst)) {
         auto cum = (*h)->cumulative();
         const auto& bounds = (*h)->bounds();
         for (std::size_t i = 0; i < bounds.size(); ++i)

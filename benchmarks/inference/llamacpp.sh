@@ -14,7 +14,10 @@ cmake -S "${root}" -B "${build}" -G Ninja -DCMAKE_BUILD_TYPE=Release -DAGORA_WIT
   -DAGORA_BUILD_TESTS=OFF >/dev/null
 cmake --build "${build}" --target agora_engine_bench -j"${JOBS:-2}" >/dev/null
 if [ ! -d "${tool}/node_modules/node-llama-cpp" ]; then
-  (cd "${tool}" && npm ci --omit=optional --no-audit --no-fund >&2)
+  # Not `npm ci`: node-llama-cpp lists a prebuilt package per platform as optional, and
+  # the lock holds only those published for Linux, so ci calls it out of sync. install
+  # keeps the lock's pinned versions, skips the optional ones and leaves the lock as it is.
+  (cd "${tool}" && npm install --no-save --omit=optional --no-audit --no-fund >&2)
 fi
 work="$(mktemp -d)"
 trap 'rm -rf "${work}"' EXIT

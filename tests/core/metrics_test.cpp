@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -57,4 +58,52 @@ TEST_CASE("counting from many threads loses nothing", "[metrics]") {
   CHECK(c.value() == 400000);
   CHECK(h.count() == 400000);
   CHECK(h.sum() == Approx(400.0));
+}
+
+TEST_CASE("removing the series of a label value leaves no line and no entry behind", "[metrics]") {
+  registry r;
+  r.counter_of("agora_keep_total", "k", {{"model", "a"}}).inc();
+  const auto baseline = r.expose();
+  const auto baseline_series = r.series_count();
+  for (int round = 0; round < 3; ++round) {
+    r.counter_of("agora_keep_total", "k", {{"model", "b"}}).inc();
+    r.histogram_of("agora_b_seconds", "b", {{"model", "b"}, {"reason", "x"}}).observe(0.1);
+    r.gauge_of("agora_b_depth", "b", {{"model", "b"}}).set(3);
+    r.gauge_callback("agora_b_computed", "b", {{"model", "b"}}, [] { return 1.0; });
+    CHECK(r.expose() != baseline);
+    CHECK(r.remove_series("model", "b") == 4);
+    CHECK(r.expose() == baseline);
+    CHECK(r.series_count() == baseline_series);
+  }
+  CHECK(r.counter_of("agora_keep_total", "k", {{"model", "b"}}).value() == 0);  // starts afresh
+}
+
+TEST_CASE("a handle outlives the removal of its series; scrapes and removals race safely with counting",
+          "[metrics]") {
+  registry r;
+  auto c = r.counter_handle("agora_gone_total", "g", {{"model", "m"}});
+  auto h = r.histogram_handle("agora_gone_seconds", "g", {{"model", "m"}});
+  CHECK(c.get() == &r.counter_of("agora_gone_total", "g", {{"model", "m"}}));
+  std::atomic<bool> done{false};
+  std::thread counting([&] {
+    for (int i = 0; i < 200000; ++i) {
+      c->inc();
+      h->observe(0.01);
+    }
+    done = true;
+  });
+  std::thread churning([&] {
+    while (!done) {
+      r.counter_of("agora_gone_total", "g", {{"model", "other"}}).inc();
+      (void)r.expose();
+      r.remove_series("model", "other");
+    }
+  });
+  r.remove_series("model", "m");
+  counting.join();
+  churning.join();
+  CHECK(c->value() == 200000);
+  CHECK(h->count() == 200000);
+  CHECK(r.expose().find("model=\"m\"") == std::string::npos);
+  CHECK(r.series_count() == 0);
 }

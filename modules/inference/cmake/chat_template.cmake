@@ -7,7 +7,7 @@ add_library(agora_chat_template STATIC
   src/jinja_parser.cpp
   src/jinja_value.cpp)
 target_include_directories(agora_chat_template PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/src)
-target_link_libraries(agora_chat_template PUBLIC nlohmann_json::nlohmann_json PRIVATE fmt::fmt)
+target_link_libraries(agora_chat_template PUBLIC nlohmann_json::nlohmann_json PRIVATE fmt::fmt agora_tokenizer)
 
 add_executable(agora-render-template tools/render_template_main.cpp)
 target_link_libraries(agora-render-template PRIVATE agora_chat_template nlohmann_json::nlohmann_json)

@@ -5,6 +5,7 @@ pkg_check_modules(AGORA_PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(AGORA_ICU_UC REQUIRED IMPORTED_TARGET icu-uc)
 
 add_library(agora_tokenizer STATIC
+  src/model_files.cpp
   src/tokenizer.cpp
   src/tokenizer_bpe.cpp
   src/tokenizer_regex.cpp

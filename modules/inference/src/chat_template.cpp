@@ -1,12 +1,10 @@
 #include "chat_template.hpp"
 
-#include <fstream>
-#include <sstream>
-
 #include <fmt/format.h>
 
 #include "jinja_interpreter.hpp"
 #include "jinja_parser.hpp"
+#include "model_files.hpp"
 
 namespace agora::inference {
 
@@ -15,14 +13,6 @@ namespace {
 std::string located(const std::string& reason, std::size_t line, std::size_t column) {
   if (line == 0) return reason;
   return fmt::format("line {}, column {}: {}", line, column, reason);
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path.string());
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
 }
 
 }  // namespace
@@ -79,26 +69,30 @@ std::string render_chat(const chat_template& tmpl, const nlohmann::ordered_json&
 }
 
 std::optional<std::string> load_chat_template_source(const std::filesystem::path& model_dir, const std::string& name) {
-  auto jinja_file = model_dir / "chat_template.jinja";
-  if (std::filesystem::is_regular_file(jinja_file)) return read_file(jinja_file);
-  auto config_file = model_dir / "tokenizer_config.json";
-  if (!std::filesystem::is_regular_file(config_file)) return std::nullopt;
-  auto config = nlohmann::json::parse(read_file(config_file), nullptr, false);
-  if (config.is_discarded()) throw std::runtime_error("cannot parse " + config_file.string());
-  if (!config.is_object() || !config.contains("chat_template")) return std::nullopt;
-  const auto& entry = config["chat_template"];
-  if (entry.is_string()) return entry.get<std::string>();
-  if (entry.is_array()) {
-    for (const auto& named : entry) {
-      if (named.is_object() && named.value("name", "") == name && named.contains("template") &&
-          named["template"].is_string()) {
-        return named["template"].get<std::string>();
+  const model_file_limits limits;
+  try {
+    if (auto source = read_model_file(model_dir, "chat_template.jinja", limits.chat_template)) return source;
+    auto text = read_model_file(model_dir, "tokenizer_config.json", limits.tokenizer_config);
+    if (!text) return std::nullopt;
+    auto config = nlohmann::json::parse(*text, nullptr, false);
+    if (config.is_discarded()) throw std::runtime_error("tokenizer_config.json: not valid JSON");
+    if (!config.is_object() || !config.contains("chat_template")) return std::nullopt;
+    const auto& entry = config["chat_template"];
+    if (entry.is_string()) return entry.get<std::string>();
+    if (entry.is_array()) {
+      for (const auto& named : entry) {
+        if (named.is_object() && named.value("name", "") == name && named.contains("template") &&
+            named["template"].is_string()) {
+          return named["template"].get<std::string>();
+        }
       }
+      return std::nullopt;
     }
-    return std::nullopt;
+    if (entry.is_null()) return std::nullopt;
+    throw std::runtime_error("tokenizer_config.json: chat_template is neither a string nor a list");
+  } catch (const model_file_error& e) {
+    throw std::runtime_error(e.what());
   }
-  if (entry.is_null()) return std::nullopt;
-  throw std::runtime_error("chat_template in " + config_file.string() + " is neither a string nor a list");
 }
 
 }  // namespace agora::inference

@@ -91,8 +91,10 @@ std::string render_chat(const chat_template& tmpl, const nlohmann::ordered_json&
 // The chat template of a model folder: chat_template.jinja if present, else
 // the `chat_template` of tokenizer_config.json, which is either a string or a
 // list of {name, template} (the entry named `name`, "default" by default).
-// Returns nullopt when the folder has no template; throws std::runtime_error
-// when a file exists but cannot be read or parsed.
+// Returns nullopt when the folder has no template; throws std::runtime_error,
+// naming the file relative to the folder, when a file exists but cannot be used (not a
+// regular file, a link out of the folder, over its size limit: see model_file) or
+// parsed.
 std::optional<std::string> load_chat_template_source(const std::filesystem::path& model_dir,
                                                      const std::string& name = "default");
 

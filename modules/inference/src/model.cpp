@@ -126,9 +126,9 @@ int model::max_sequences() const { return impl_->slots; }
 
 std::unique_ptr<model> model::load(const std::filesystem::path& dir, const model_options& options) {
   auto p = std::make_unique<impl>();
-  p->config = model_config::from_folder(dir);
+  p->config = model_config::from_folder(dir, options.files);
   const auto& c = p->config;
-  auto store = tensor_store::open_folder(dir);
+  auto store = tensor_store::open_folder(dir, options.files);
 
   const bool cuda_available = torch::cuda::is_available();
   if (options.device == device_choice::cuda && !cuda_available)

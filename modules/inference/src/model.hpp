@@ -10,6 +10,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "model_config.hpp"
+#include "model_files.hpp"
 
 namespace agora::inference {
 
@@ -25,6 +26,8 @@ struct model_options {
   int max_sequences = 8;
   // Positions per slot; 0 means min(max_position_embeddings, 4096).
   std::int64_t max_context = 0;
+  // The most bytes each file of the folder may have.
+  model_file_limits files;
 };
 
 // One engine step. For each sequence: its slot and the new tokens to append at the

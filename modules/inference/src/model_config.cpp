@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <numbers>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -86,7 +84,7 @@ json parse_json(std::string_view text, std::string_view name) {
     if (!j.is_object()) throw model_error(fmt::format("{}: must be a JSON object", name));
     return j;
   } catch (const json::exception& e) {
-    throw model_error(fmt::format("{}: invalid JSON: {}", name, e.what()));
+    throw model_error(fmt::format("{}: {}", name, json_problem(e)));
   }
 }
 
@@ -115,7 +113,7 @@ void parse_rope(const json& root, std::string_view file, model_config& c) {
   } else if (type == "llama3") {
     c.rope.kind = rope_kind::llama3;
   } else {
-    r.fail(field("rope_type"), fmt::format("unsupported rope type '{}' (supported: default, linear, llama3)", type));
+    r.fail(field("rope_type"), fmt::format("unsupported rope type '{}' (supported: default, linear, llama3)", shown(type)));
   }
   if (c.rope.kind == rope_kind::none) return;
   if (!r.has("factor")) r.fail(field("factor"), "missing");
@@ -159,7 +157,7 @@ model_config model_config::parse(std::string_view config_json, std::string_view 
     r.fail("architectures",
            fmt::format("unsupported architecture '{}' (supported: LlamaForCausalLM, MistralForCausalLM, "
                        "Qwen2ForCausalLM, Qwen3ForCausalLM)",
-                       c.architecture));
+                       shown(c.architecture)));
   }
 
   c.hidden_size = r.positive_int("hidden_size");
@@ -187,7 +185,7 @@ model_config model_config::parse(std::string_view config_json, std::string_view 
   if (c.head_dim % 2 != 0) r.fail("head_dim", fmt::format("must be even for rotary embeddings, got {}", c.head_dim));
 
   auto act = r.string_or("hidden_act", "silu");
-  if (act != "silu") r.fail("hidden_act", fmt::format("unsupported activation '{}' (supported: silu)", act));
+  if (act != "silu") r.fail("hidden_act", fmt::format("unsupported activation '{}' (supported: silu)", shown(act)));
   if (r.bool_or("mlp_bias", false)) r.fail("mlp_bias", "true is not supported");
 
   switch (c.family) {
@@ -233,25 +231,15 @@ model_config model_config::parse(std::string_view config_json, std::string_view 
   return c;
 }
 
-namespace {
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw model_error(fmt::format("{}: cannot be read", path.filename().string()));
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-}  // namespace
-
-model_config model_config::from_folder(const std::filesystem::path& dir) {
-  auto config_path = dir / "config.json";
-  if (!std::filesystem::exists(config_path))
-    throw model_error(fmt::format("config.json: missing in {}", dir.string()));
-  auto gen_path = dir / "generation_config.json";
-  std::string gen = std::filesystem::exists(gen_path) ? read_file(gen_path) : std::string();
-  return parse(read_file(config_path), gen);
+model_config model_config::from_folder(const std::filesystem::path& dir, const model_file_limits& limits) {
+  try {
+    auto config = read_model_file(dir, "config.json", limits.config);
+    if (!config) throw model_error("config.json: missing");
+    auto gen = read_model_file(dir, "generation_config.json", limits.config);
+    return parse(*config, gen.value_or(std::string()));
+  } catch (const model_file_error& e) {
+    throw model_error(e.what());
+  }
 }
 
 std::vector<float> rope_inv_freq(const model_config& config) {

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "model_files.hpp"
+
 namespace agora::inference {
 
 // Thrown when a model folder cannot be loaded: a file is missing or malformed, a field
@@ -73,8 +75,9 @@ struct model_config {
   static model_config parse(std::string_view config_json, std::string_view generation_config_json = {},
                             std::string_view config_name = "config.json",
                             std::string_view generation_name = "generation_config.json");
-  // Reads config.json and, when present, generation_config.json from a model folder.
-  static model_config from_folder(const std::filesystem::path& dir);
+  // Reads config.json and, when present, generation_config.json from a model folder
+  // (regular files within limits.config bytes: see model_file).
+  static model_config from_folder(const std::filesystem::path& dir, const model_file_limits& limits = {});
 };
 
 // The rotary inverse frequencies, head_dim / 2 of them, computed in float32 the way

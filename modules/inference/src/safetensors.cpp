@@ -6,9 +6,7 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -47,24 +45,21 @@ std::string to_string(st_dtype dtype) {
   return "?";
 }
 
-std::shared_ptr<safetensors_file> safetensors_file::open(const std::filesystem::path& path) {
+std::shared_ptr<safetensors_file> safetensors_file::open(const std::filesystem::path& dir, const std::string& shard,
+                                                         const model_file_limits& limits) {
   std::shared_ptr<safetensors_file> file(new safetensors_file);
-  file->name_ = path.filename().string();
+  file->name_ = shard;
   const auto& name = file->name_;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw model_error(fmt::format("{}: cannot be opened: {}", name, std::strerror(errno)));
-  struct stat st{};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    throw model_error(fmt::format("{}: cannot be read", name));
+  std::optional<model_file> f;
+  try {
+    f = model_file::open(dir, shard, limits.weight_file);
+  } catch (const model_file_error& e) {
+    throw model_error(e.what());
   }
-  file->size_ = static_cast<std::size_t>(st.st_size);
-  if (file->size_ < 8) {
-    ::close(fd);
-    throw model_error(fmt::format("{}: too short for a safetensors header ({} bytes)", name, file->size_));
-  }
-  void* base = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
+  if (!f) throw model_error(fmt::format("{}: missing", name));
+  file->size_ = static_cast<std::size_t>(f->size());
+  if (file->size_ < 8) throw model_error(fmt::format("{}: too short for a safetensors header ({} bytes)", name, file->size_));
+  void* base = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, f->fd(), 0);
   if (base == MAP_FAILED) throw model_error(fmt::format("{}: cannot be mapped: {}", name, std::strerror(errno)));
   file->base_ = base;
 
@@ -73,6 +68,9 @@ std::shared_ptr<safetensors_file> safetensors_file::open(const std::filesystem::
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
   if (header_len > file->size_ - 8)
     throw model_error(fmt::format("{}: header length {} exceeds the file size {}", name, header_len, file->size_));
+  if (header_len > limits.weight_header)
+    throw model_error(fmt::format("{}: header length {} is over the limit of {} bytes", name, header_len,
+                                  limits.weight_header));
   const std::size_t data_start = 8 + static_cast<std::size_t>(header_len);
   const std::size_t data_size = file->size_ - data_start;
 
@@ -81,14 +79,14 @@ std::shared_ptr<safetensors_file> safetensors_file::open(const std::filesystem::
     header = nlohmann::json::parse(reinterpret_cast<const char*>(bytes + 8),
                                    reinterpret_cast<const char*>(bytes + data_start));
   } catch (const nlohmann::json::exception& e) {
-    throw model_error(fmt::format("{}: header is not valid JSON: {}", name, e.what()));
+    throw model_error(fmt::format("{}: header: {}", name, json_problem(e)));
   }
   if (!header.is_object()) throw model_error(fmt::format("{}: header must be a JSON object", name));
 
   for (const auto& [tensor, entry] : header.items()) {
     if (tensor == "__metadata__") continue;
     auto bad = [&](std::string_view what) {
-      return model_error(fmt::format("{}: tensor {}: {}", name, tensor, what));
+      return model_error(fmt::format("{}: tensor {}: {}", name, shown(tensor), what));
     };
     if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets"))
       throw bad("entry needs dtype, shape and data_offsets");
@@ -103,7 +101,7 @@ std::shared_ptr<safetensors_file> safetensors_file::open(const std::filesystem::
     } else if (dts == "BF16") {
       info.dtype = st_dtype::bf16;
     } else {
-      throw bad(fmt::format("unsupported dtype {} (supported: F32, F16, BF16)", dts));
+      throw bad(fmt::format("unsupported dtype {} (supported: F32, F16, BF16)", shown(dts)));
     }
     std::size_t numel = 1;
     if (!entry.at("shape").is_array()) throw bad("shape must be a list");
@@ -120,7 +118,7 @@ std::shared_ptr<safetensors_file> safetensors_file::open(const std::filesystem::
     if (begin > end || end > data_size)
       throw bad(fmt::format("data_offsets [{}, {}] lie outside the data section of {} bytes", begin, end, data_size));
     if (end - begin != numel * element_size(info.dtype))
-      throw bad(fmt::format("data_offsets span {} bytes, but {} x {} needs {}", end - begin, dts,
+      throw bad(fmt::format("data_offsets span {} bytes, but {} x {} needs {}", end - begin, to_string(info.dtype),
                             fmt::join(info.shape, "x"), numel * element_size(info.dtype)));
     info.offset = data_start + static_cast<std::size_t>(begin);
     info.nbytes = static_cast<std::size_t>(end - begin);
@@ -152,52 +150,56 @@ at::Tensor safetensors_file::view(const std::string& tensor) const {
   return torch::from_blob(data, i.shape, [keep](void*) {}, options);
 }
 
-tensor_store tensor_store::open_folder(const std::filesystem::path& dir) {
+tensor_store tensor_store::open_folder(const std::filesystem::path& dir, const model_file_limits& limits) {
   tensor_store store;
-  const auto single = dir / "model.safetensors";
-  const auto index = dir / "model.safetensors.index.json";
   std::vector<std::string> shards;
   std::set<std::string> declared;
-  if (std::filesystem::exists(index)) {
-    std::ifstream in(index);
+  std::optional<std::string> index;
+  std::optional<model_file> single;
+  try {
+    index = read_model_file(dir, "model.safetensors.index.json", limits.weight_index);
+    if (!index) single = model_file::open(dir, "model.safetensors", limits.weight_file);
+  } catch (const model_file_error& e) {
+    throw model_error(e.what());
+  }
+  if (index) {
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(in);
+      j = nlohmann::json::parse(*index);
     } catch (const nlohmann::json::exception& e) {
-      throw model_error(fmt::format("model.safetensors.index.json: invalid JSON: {}", e.what()));
+      throw model_error(fmt::format("model.safetensors.index.json: {}", json_problem(e)));
     }
     if (!j.is_object() || !j.contains("weight_map") || !j.at("weight_map").is_object())
       throw model_error("model.safetensors.index.json: weight_map: missing or not an object");
     std::set<std::string> seen;
     for (const auto& [tensor, file] : j.at("weight_map").items()) {
       if (!file.is_string())
-        throw model_error(fmt::format("model.safetensors.index.json: weight_map.{}: must be a file name", tensor));
+        throw model_error(fmt::format("model.safetensors.index.json: weight_map.{}: must be a file name", shown(tensor)));
       auto f = file.get<std::string>();
-      if (f.find('/') != std::string::npos || f == "..")
-        throw model_error(fmt::format("model.safetensors.index.json: weight_map.{}: '{}' is not a plain file name", tensor, f));
+      if (f.empty() || f.find('/') != std::string::npos || f.find('\0') != std::string::npos || f == "." ||
+          f == ".." || !f.ends_with(".safetensors"))
+        throw model_error(fmt::format("model.safetensors.index.json: weight_map.{}: '{}' is not a .safetensors file name",
+                                      shown(tensor), shown(f)));
       if (seen.insert(f).second) shards.push_back(f);
     }
-    for (const auto& f : shards) {
-      if (!std::filesystem::exists(dir / f))
-        throw model_error(fmt::format("model.safetensors.index.json: shard {} is missing", f));
-    }
     for (const auto& item : j.at("weight_map").items()) declared.insert(item.key());
-  } else if (std::filesystem::exists(single)) {
+  } else if (single) {
     shards.push_back("model.safetensors");
   } else {
-    throw model_error(fmt::format("model.safetensors: missing in {} (and no model.safetensors.index.json)", dir.string()));
+    throw model_error("model.safetensors: missing (and no model.safetensors.index.json)");
   }
   for (std::size_t k = 0; k < shards.size(); ++k) {
-    store.files_.push_back(safetensors_file::open(dir / shards[k]));
+    store.files_.push_back(safetensors_file::open(dir, shards[k], limits));
     for (const auto& [tensor, _] : store.files_.back()->tensors()) {
       auto [it, inserted] = store.where_.emplace(tensor, k);
       if (!inserted)
-        throw model_error(fmt::format("{}: tensor {} is also in {}", shards[k], tensor, shards[it->second]));
+        throw model_error(fmt::format("{}: tensor {} is also in {}", shown(shards[k]), shown(tensor),
+                                      shown(shards[it->second])));
     }
   }
   for (const auto& tensor : declared)
     if (!store.contains(tensor))
-      throw model_error(fmt::format("model.safetensors.index.json: tensor {} is listed but in no shard", tensor));
+      throw model_error(fmt::format("model.safetensors.index.json: tensor {} is listed but in no shard", shown(tensor)));
   return store;
 }
 

@@ -10,6 +10,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "model_files.hpp"
+
 namespace agora::inference {
 
 enum class st_dtype { f32, f16, bf16 };
@@ -30,7 +32,10 @@ struct st_tensor_info {
 // outside the file.
 class safetensors_file : public std::enable_shared_from_this<safetensors_file> {
  public:
-  static std::shared_ptr<safetensors_file> open(const std::filesystem::path& path);
+  // `name` in the model folder `dir`: a regular file (see model_file) of at most
+  // limits.weight_file bytes, whose header takes at most limits.weight_header.
+  static std::shared_ptr<safetensors_file> open(const std::filesystem::path& dir, const std::string& name,
+                                                const model_file_limits& limits = {});
   ~safetensors_file();
   safetensors_file(const safetensors_file&) = delete;
   safetensors_file& operator=(const safetensors_file&) = delete;
@@ -52,10 +57,11 @@ class safetensors_file : public std::enable_shared_from_this<safetensors_file> {
 };
 
 // All tensors of a model folder: model.safetensors, or the shards listed by
-// model.safetensors.index.json. Names are unique across shards.
+// model.safetensors.index.json. Names are unique across shards. Messages name files
+// relative to the folder.
 class tensor_store {
  public:
-  static tensor_store open_folder(const std::filesystem::path& dir);
+  static tensor_store open_folder(const std::filesystem::path& dir, const model_file_limits& limits = {});
 
   bool contains(const std::string& tensor) const { return where_.count(tensor) != 0; }
   const st_tensor_info& info(const std::string& tensor) const;

@@ -1,5 +1,6 @@
 #include "tokenizer.hpp"
 
+#include "model_files.hpp"
 #include "tokenizer_bpe.hpp"
 #include "tokenizer_regex.hpp"
 #include "tokenizer_text.hpp"
@@ -10,8 +11,6 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <fstream>
-#include <sstream>
 
 namespace agora::inference {
 namespace {
@@ -102,7 +101,7 @@ class reader {
     try {
       return json::parse(content.begin(), content.end());
     } catch (const json::parse_error& e) {
-      throw tokenizer_error(fmt::format("{}: not valid JSON: {}", file_, e.what()));
+      throw tokenizer_error(fmt::format("{}: {}", file_, json_problem(e)));
     }
   }
 
@@ -174,13 +173,13 @@ class reader {
   std::string file_;
 };
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw tokenizer_error(fmt::format("{}: cannot open file", path.string()));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw tokenizer_error(fmt::format("{}: read failed", path.string()));
-  return std::move(buffer).str();
+std::string read_file(const std::filesystem::path& path, std::uint64_t limit) {
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  try {
+    return model_file::require(dir, path.filename().string(), limit).read_all();
+  } catch (const model_file_error& e) {
+    throw tokenizer_error(e.what());
+  }
 }
 
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
@@ -246,7 +245,7 @@ split_behavior parse_behavior(const reader& r, const json& step, std::string_vie
   if (b == "MergedWithPrevious") return split_behavior::merged_with_previous;
   if (b == "MergedWithNext") return split_behavior::merged_with_next;
   if (b == "Contiguous") return split_behavior::contiguous;
-  r.fail(path, fmt::format("unsupported behavior '{}'", b));
+  r.fail(path, fmt::format("unsupported behavior '{}'", shown(b)));
 }
 
 prepend_scheme parse_scheme(const reader& r, const json& step, std::string_view path) {
@@ -256,7 +255,7 @@ prepend_scheme parse_scheme(const reader& r, const json& step, std::string_view 
     if (s == "always") return prepend_scheme::always;
     if (s == "first") return prepend_scheme::first;
     if (s == "never") return prepend_scheme::never;
-    r.fail(path, fmt::format("unsupported prepend_scheme '{}'", s));
+    r.fail(path, fmt::format("unsupported prepend_scheme '{}'", shown(s)));
   }
   return r.boolean(step, "add_prefix_space", path, true) ? prepend_scheme::always : prepend_scheme::never;
 }
@@ -617,7 +616,7 @@ void load_model(tokenizer::impl& t, const reader& r, const json& root) {
   const auto& model = r.object(root, "model", "model");
   if (const auto it = model.find("type"); it != model.end()) {
     if (!it->is_string()) r.fail("model.type", "expected a string");
-    if (it->get<std::string>() != "BPE") r.fail("model.type", fmt::format("unsupported model '{}'", it->get<std::string>()));
+    if (it->get<std::string>() != "BPE") r.fail("model.type", fmt::format("unsupported model '{}'", shown(it->get<std::string>())));
   }
   if (const auto it = model.find("dropout"); it != model.end() && !it->is_null()) {
     if (!it->is_number() || it->get<double>() != 0.0) r.fail("model.dropout", "BPE dropout is not supported");
@@ -631,7 +630,7 @@ void load_model(tokenizer::impl& t, const reader& r, const json& root) {
   token_map map;
   map.reserve(vocab.size());
   for (const auto& [token, value] : vocab.items()) {
-    const auto id = r.token_id(value, fmt::format("model.vocab[\"{}\"]", token));
+    const auto id = r.token_id(value, fmt::format("model.vocab[\"{}\"]", shown(token)));
     map.emplace(token, id);
     t.set_token(id, token, 0);
   }
@@ -643,7 +642,7 @@ void load_model(tokenizer::impl& t, const reader& r, const json& root) {
   s.cache_capacity = t.opts.cache_capacity;
   if (const auto unk = r.optional_string(model, "unk_token", "model.unk_token")) {
     const auto it = map.find(*unk);
-    if (it == map.end()) r.fail("model.unk_token", fmt::format("'{}' is not in the vocabulary", *unk));
+    if (it == map.end()) r.fail("model.unk_token", fmt::format("'{}' is not in the vocabulary", shown(*unk)));
     s.unk_id = it->second;
   }
   t.model.emplace(std::move(map), s);
@@ -659,7 +658,7 @@ void load_model(tokenizer::impl& t, const reader& r, const json& root) {
         const auto& line = m.get_ref<const std::string&>();
         const auto space = line.find(' ');
         if (space == std::string::npos || line.find(' ', space + 1) != std::string::npos) {
-          r.fail(path, fmt::format("expected \"left right\", got \"{}\"", line));
+          r.fail(path, "expected \"left right\"");
         }
         t.model->add_merge(std::string_view(line).substr(0, space), std::string_view(line).substr(space + 1));
       } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
@@ -721,7 +720,7 @@ void load_normalizer(tokenizer::impl& t, const reader& r, const json& n, const s
     step.regex = r.pattern(n, path + ".pattern", &literal);
     step.pattern = literal;
   } else {
-    r.fail(path + ".type", fmt::format("unsupported normalizer '{}'", type));
+    r.fail(path + ".type", fmt::format("unsupported normalizer '{}'", shown(type)));
   }
   t.normalizers.push_back(std::move(step));
 }
@@ -768,7 +767,7 @@ void load_pre_tokenizer(tokenizer::impl& t, const reader& r, const json& p, cons
     step.behavior = split_behavior::removed;
     step.invert = true;
   } else {
-    r.fail(path + ".type", fmt::format("unsupported pre-tokenizer '{}'", type));
+    r.fail(path + ".type", fmt::format("unsupported pre-tokenizer '{}'", shown(type)));
   }
   t.pre_tokenizers.push_back(std::move(step));
 }
@@ -776,9 +775,9 @@ void load_pre_tokenizer(tokenizer::impl& t, const reader& r, const json& p, cons
 void template_token(const reader& r, const json& specials, const std::string& name,
                             const std::string& path, std::vector<std::int32_t>& out) {
   const auto it = specials.find(name);
-  if (it == specials.end() || !it->is_object()) r.fail(path, fmt::format("special token '{}' is not defined", name));
+  if (it == specials.end() || !it->is_object()) r.fail(path, fmt::format("special token '{}' is not defined", shown(name)));
   const auto ids = it->find("ids");
-  if (ids == it->end() || !ids->is_array()) r.fail(path, fmt::format("special token '{}' has no ids", name));
+  if (ids == it->end() || !ids->is_array()) r.fail(path, fmt::format("special token '{}' has no ids", shown(name)));
   for (const auto& id : *ids) out.push_back(r.token_id(id, path));
 }
 
@@ -822,7 +821,7 @@ void load_post_processor(tokenizer::impl& t, const reader& r, const json& p, con
     }
     return;
   }
-  r.fail(path + ".type", fmt::format("unsupported post-processor '{}'", type));
+  r.fail(path + ".type", fmt::format("unsupported post-processor '{}'", shown(type)));
 }
 
 void load_decoder(tokenizer::impl& t, const reader& r, const json& d, const std::string& path, bool& fused) {
@@ -868,7 +867,7 @@ void load_decoder(tokenizer::impl& t, const reader& r, const json& d, const std:
     step.from = metaspace_replacement(r, d, path + ".replacement");
     step.scheme = parse_scheme(r, d, path + ".prepend_scheme");
   } else {
-    r.fail(path + ".type", fmt::format("unsupported decoder '{}'", type));
+    r.fail(path + ".type", fmt::format("unsupported decoder '{}'", shown(type)));
   }
   t.decoders.push_back(std::move(step));
 }
@@ -887,7 +886,7 @@ void load_config(tokenizer::impl& t, const reader& r, const json& config) {
   if (const auto it = config.find("added_tokens_decoder"); it != config.end() && !it->is_null()) {
     if (!it->is_object()) r.fail("added_tokens_decoder", "expected an object");
     for (const auto& [key, value] : it->items()) {
-      const auto path = fmt::format("added_tokens_decoder[\"{}\"]", key);
+      const auto path = fmt::format("added_tokens_decoder[\"{}\"]", shown(key));
       std::int32_t id = 0;
       try {
         std::size_t used = 0;
@@ -909,7 +908,7 @@ void load_config(tokenizer::impl& t, const reader& r, const json& config) {
       const auto existing = std::find_if(t.added.begin(), t.added.end(), [&](const auto& a) { return a.id == id; });
       if (existing != t.added.end()) {
         if (existing->content != token.content) {
-          r.fail(path, fmt::format("'{}' disagrees with tokenizer.json's '{}'", token.content, existing->content));
+          r.fail(path, fmt::format("'{}' disagrees with tokenizer.json's '{}'", shown(token.content), shown(existing->content)));
         }
         *existing = token;
         t.flags[id] &= static_cast<std::uint8_t>(~flag_special);
@@ -922,7 +921,7 @@ void load_config(tokenizer::impl& t, const reader& r, const json& config) {
   t.build_trie();
   const auto mark_special = [&](const std::string& token, std::string_view field) {
     const auto id = t.lookup(token);
-    if (!id) r.fail(field, fmt::format("'{}' is not in the vocabulary", token));
+    if (!id) r.fail(field, fmt::format("'{}' is not in the vocabulary", shown(token)));
     t.flags[*id] |= flag_special;
     return *id;
   };
@@ -956,9 +955,11 @@ tokenizer::~tokenizer() = default;
 
 tokenizer tokenizer::from_files(const std::filesystem::path& tokenizer_json,
                                 const std::filesystem::path& tokenizer_config, options opts) {
-  const auto json_text = read_file(tokenizer_json);
-  const auto config_text = tokenizer_config.empty() ? std::string() : read_file(tokenizer_config);
-  return from_json(json_text, config_text, opts, tokenizer_json.string(), tokenizer_config.string());
+  const model_file_limits limits;
+  const auto json_text = read_file(tokenizer_json, limits.tokenizer);
+  const auto config_text = tokenizer_config.empty() ? std::string() : read_file(tokenizer_config, limits.tokenizer_config);
+  return from_json(json_text, config_text, opts, tokenizer_json.filename().string(),
+                   tokenizer_config.filename().string());
 }
 
 tokenizer tokenizer::from_json(std::string_view tokenizer_json, std::string_view tokenizer_config, options opts,

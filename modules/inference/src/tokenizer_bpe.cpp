@@ -1,5 +1,6 @@
 #include "tokenizer_bpe.hpp"
 
+#include "model_files.hpp"
 #include "tokenizer_text.hpp"
 
 #include <fmt/format.h>
@@ -49,8 +50,8 @@ void bpe_model::add_merge(std::string_view left, std::string_view right) {
   const auto m = vocab_.find(joined);
   if (l == vocab_.end() || r == vocab_.end() || m == vocab_.end()) {
     const std::string_view missing = l == vocab_.end() ? left : r == vocab_.end() ? right : std::string_view(joined);
-    throw std::invalid_argument(fmt::format("merge '{} {}' uses '{}', which is not in the vocabulary", left, right,
-                                            missing));
+    throw std::invalid_argument(fmt::format("merge '{} {}' uses '{}', which is not in the vocabulary", shown(left),
+                                            shown(right), shown(missing)));
   }
   merges_.try_emplace(pair_key(l->second, r->second), merge{static_cast<std::int32_t>(merges_.size()), m->second});
 }

@@ -326,6 +326,7 @@ TEST_CASE("tokenizer_config supplies bos, eos and added token flags", "[inferenc
 
 TEST_CASE("malformed or unsupported files are refused, naming file and field", "[inference][tokenizer]") {
   using Catch::Matchers::Contains;
+  using Catch::Matchers::Equals;
   CHECK_THROWS_WITH(tokenizer::from_json("{\"model\": ", {}, {}, "bad.json"),
                     Contains("bad.json") && Contains("not valid JSON"));
   CHECK_THROWS_WITH(tokenizer::from_json("{}", {}, {}, "t.json"), Contains("t.json: model: missing"));
@@ -360,7 +361,7 @@ TEST_CASE("malformed or unsupported files are refused, naming file and field", "
 
   CHECK_THROWS_AS(tokenizer::from_files("/nonexistent/tokenizer.json"), tokenizer_error);
   CHECK_THROWS_WITH(tokenizer::from_files("/nonexistent/tokenizer.json"),
-                    Contains("/nonexistent/tokenizer.json") && Contains("cannot open"));
+                    Equals("tokenizer.json: missing"));
 }
 
 TEST_CASE("from_files reads tokenizer.json and tokenizer_config.json", "[inference][tokenizer]") {
