@@ -16,6 +16,7 @@ GOOD = {
     "src/store/database.cpp": '#include <sqlite3.h>\nint open(sqlite3** db) { return sqlite3_open("x", db); }\n',
     "src/main.cpp": '#include <cstdio>\nint main() { std::printf("agora\\n"); }\n',
     "include/agora/module.hpp": "#pragma once\n\nnamespace agora {\nstruct module_definition {};\n}\n",
+    "values/include/agora/values.hpp": "#pragma once\n\nnamespace agora {\nstruct money {};\n}\n",
     "tests/core/x_test.cpp": "#include <alpha/api.hpp>\n",
     "modules/alpha/CMakeLists.txt": (
         "# alpha: the door, then the room.\n"
@@ -174,6 +175,11 @@ class planted(unittest.TestCase):
         self.fails(edit("modules/alpha/include/alpha/api.hpp", "#include <string_view>\n",
                         "#include <agora/module.hpp>\n#include <string_view>\n"),
                    "door-includes", "modules/alpha/include/alpha/api.hpp:4")
+
+    def test_a_door_may_include_the_value_types(self):
+        rc, out = run_lint(edit("modules/alpha/include/alpha/api.hpp", "#include <string_view>\n",
+                                "#include <agora/values.hpp>\n#include <string_view>\n"))
+        self.assertEqual(rc, 0, out)
 
     def test_a_door_that_includes_beast(self):
         self.fails(edit("modules/beta/include/beta/api.hpp", "#pragma once\n",
