@@ -244,6 +244,7 @@ TEST_CASE("a module that reads a setting it did not declare does not start", "[e
   cfg.set("data_dir", dir.path.string());
   cfg.set("server.port", 0);
   cfg.set("modules.enabled", {"intruder"});
+  cfg.set("log.level", "warn");
   agora::app a(std::move(cfg), std::move(undeclared));
   REQUIRE_THROWS_WITH(a.start(), Catch::Contains("'modules.intruder.limit'") && Catch::Contains("not declared"));
 
@@ -252,6 +253,7 @@ TEST_CASE("a module that reads a setting it did not declare does not start", "[e
   cfg2.set("data_dir", dir.path.string());
   cfg2.set("server.port", 0);
   cfg2.set("modules.enabled", {"impostor"});
+  cfg2.set("log.level", "warn");
   agora::app b(std::move(cfg2), std::move(other));
   REQUIRE_THROWS_WITH(b.start(), Catch::Contains("'modules.impostor.limit'") && Catch::Contains("did not declare"));
 }
