@@ -246,7 +246,7 @@ TEST_CASE("a request that will be refused gets its answer instead of 100 Continu
   check_problem(expect("POST", "/items", "text/plain"), 415);
 }
 
-TEST_CASE("a stream still open at the shutdown deadline ends with an error event and [DONE]", "[http][hardening]") {
+TEST_CASE("a stream still open at the shutdown deadline ends with an error event and data: DONE", "[http][hardening]") {
   test_server s;
   s.routes.add({.method = verb::get,
                 .pattern = "/events",

@@ -85,6 +85,9 @@ openai::api_error failed_generation(const generation_piece& last) {
   return {500, "the generation failed", "server_error", "", ""};
 }
 
+// The server reached its shutdown deadline with the stream still open.
+openai::api_error shutting_down() { return {503, "the server is shutting down", "server_error", "", "shutting_down"}; }
+
 asio::awaitable<http::response> whole(std::shared_ptr<generation_stream> stream, openai::response_meta meta, bool chat,
                                       std::int64_t prompt_tokens, bool cached) {
   cancel_unless_finished guard{stream};
@@ -114,6 +117,7 @@ asio::awaitable<void> stream_events(std::shared_ptr<generation_stream> stream, o
                                     std::int64_t prompt_tokens, http::body_writer& w) {
   cancel_unless_finished guard{stream};
   w.on_client_gone([stream] { stream->cancel(); });
+  w.on_stopping([stream] { stream->cancel(); });
   if (chat && !co_await send(w, openai::chat_chunk_start(meta))) co_return;
   for (;;) {
     generation_piece piece = co_await stream->next();
@@ -133,7 +137,8 @@ asio::awaitable<void> stream_events(std::shared_ptr<generation_stream> stream, o
       }
     } else {
       // The head (200) is gone already: the error travels as an event.
-      if (!co_await send(w, openai::to_json(failed_generation(piece)))) co_return;
+      openai::api_error error = w.stopping() ? shutting_down() : failed_generation(piece);
+      if (!co_await send(w, openai::to_json(error))) co_return;
     }
     std::string done = openai::sse_done();
     co_await w.write(done);

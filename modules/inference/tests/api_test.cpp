@@ -545,6 +545,27 @@ TEST_CASE("unloading a model ends its running streams", "[inference][api]") {
   CHECK(c.get("/healthz").status == 200);
 }
 
+TEST_CASE("a stream still open at the shutdown deadline ends with an error event and data: DONE",
+          "[inference][api]") {
+  model_folder m(16384);  // room for a generation that outlasts the deadline
+  harness h(with_model(m, {{"modules.inference.max_context", 16384}, {"shutdown.deadline_ms", 200}}));
+  auto streaming = std::async(std::launch::async, [&h] {
+    auto c = h.connect();
+    return c.post("/v1/chat/completions",
+                  chat_body({{"stream", true}, {"max_tokens", 100000}, {"temperature", 0.9}, {"seed", 3}}));
+  });
+  auto c = h.connect();
+  REQUIRE(eventually([&] { return metric(c, "agora_inference_running{model=\"tiny-llama\"}") == 1; }));
+  h.app().stop();
+  auto res = streaming.get();
+  CHECK(res.status == 200);
+  auto events = sse_events(res.body);
+  REQUIRE(events.size() >= 2);
+  CHECK(events.back() == "[DONE]");
+  REQUIRE(events[events.size() - 2].contains("error"));
+  CHECK(events[events.size() - 2]["error"]["code"] == "shutting_down");
+}
+
 TEST_CASE("a model's fallback is set, checked and cleared with its model", "[inference][api]") {
   model_folder m;
   model_folder other;
