@@ -68,6 +68,14 @@ module_definition module() {
       .setting({"memory_budget_mb", t::integer, 0,
                 "Weight-file bytes all loaded models may take, in MiB (0: no limit); beyond it a load is refused", 0,
                 1 << 24, {}})
+      .setting({"load_timeout_ms", t::integer, 25000,
+                "Time a model load over HTTP may take before it is abandoned with 504 (keep it below "
+                "server.handler_timeout_ms)",
+                1000, 3'600'000, {}})
+      .setting({"tokenizer_limit_mb", t::integer, 64,
+                "Largest tokenizer.json (and other tokenizer JSON files) a model folder may have, in MiB", 1, 4096, {}})
+      .setting({"weight_file_limit_mb", t::integer, 65536,
+                "Largest *.safetensors file a model folder may have, in MiB", 1, 1 << 24, {}})
       .handle<list_models>(&service::list_models)
       .handle<register_model>(&service::register_model)
       .handle<unload_model>(&service::unload_model)
