@@ -27,6 +27,12 @@ if(AGORA_WITH_TORCH)
   # Writes a tiny deterministic model folder (random weights, byte-level tokenizer).
   add_executable(agora-make-test-model tools/make_test_model_main.cpp)
   target_link_libraries(agora-make-test-model PRIVATE agora_engine_fixture)
+  if(AGORA_BUILD_TESTS)
+    # --help prints the usage and makes no folder; an unknown option is an error.
+    add_test(NAME inference.make_test_model_options
+      COMMAND sh -c "cd \"$(mktemp -d)\" && \"$1\" --help | grep -q '^usage: agora-make-test-model DIR' && \"$1\" -h >/dev/null && ! \"$1\" --bogus 2>/dev/null && ! ls -A | grep -q ."
+              sh $<TARGET_FILE:agora-make-test-model>)
+  endif()
 endif()
 
 if(AGORA_WITH_TORCH AND AGORA_BUILD_TESTS)

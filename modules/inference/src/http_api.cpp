@@ -9,6 +9,8 @@
 
 #include <boost/beast/http/field.hpp>
 
+#include <algorithm>
+
 namespace agora::inference::http_api {
 
 namespace {
@@ -239,13 +241,13 @@ openai::parsed<std::string> fallback_field(const nlohmann::json& j) {
   return j["fallback"].get<std::string>();
 }
 
-// OpenAI's model object plus agora's fields (OpenAI clients ignore unknown keys).
+// OpenAI's model object plus agora's fields (OpenAI clients ignore unknown keys); never
+// the folder's path.
 nlohmann::json model_json(const model_info& m) {
   openai::model_card card{m.id, m.created};
   auto j = openai::to_json(card);
   j["context"] = m.context;
   j["default"] = m.is_default;
-  j["path"] = m.path;
   j["checksum"] = m.checksum;
   j["weight_bytes"] = m.weight_bytes;
   j["fallback"] = m.fallback.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.fallback);
@@ -269,10 +271,15 @@ asio::awaitable<http::response> register_model(const route_env& env, http::reque
   if (!j.contains("path") || !j["path"].is_string() || j["path"].get<std::string>().empty())
     co_return error_response(openai::invalid_request("path", "required: a model folder on this machine", "invalid_value"));
   req.path = j["path"].get<std::string>();
+  const auto control = [](std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+  };
+  if (control(req.path))
+    co_return error_response(openai::invalid_request("path", "must not hold control characters", "invalid_value"));
   if (j.contains("name") && !j["name"].is_null()) {
-    if (!j["name"].is_string() || j["name"].get<std::string>().empty() ||
-        j["name"].get<std::string>().find('/') != std::string::npos)
-      co_return error_response(openai::invalid_request("name", "expected a non-empty string without '/'", "invalid_value"));
+    if (!j["name"].is_string() || !valid_model_name(j["name"].get<std::string>()))
+      co_return error_response(openai::invalid_request(
+          "name", "expected 1 to 64 of A-Z a-z 0-9 . _ - :, starting with a letter or digit", "invalid_value"));
     req.name = j["name"].get<std::string>();
   }
   if (j.contains("default") && !j["default"].is_null()) {
@@ -283,7 +290,8 @@ asio::awaitable<http::response> register_model(const route_env& env, http::reque
   auto fallback = fallback_field(j);
   if (!fallback) co_return error_response(fallback.err());
   req.fallback = std::move(fallback).value();
-  // Loading reads every weight: allow it far longer than an ordinary bus call.
+  // Loading reads every weight: allow it far longer than an ordinary bus call. The
+  // service answers by modules.inference.load_timeout_ms, abandoning a slower load.
   auto opts = env.options(ctx);
   opts.timeout = std::max(env.timeout, milliseconds(600'000));
   auto loaded = co_await env.bus.call<inference::register_model>(std::move(req), std::move(opts));

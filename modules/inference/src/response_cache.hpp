@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace agora::inference {
@@ -45,6 +46,23 @@ class response_cache {
       index_.erase(order_.back().first);
       order_.pop_back();
     }
+  }
+
+  // Drops every entry whose key starts with `prefix` (a model's, when its keys start
+  // with its name and a separator); returns how many.
+  std::size_t erase_prefix(std::string_view prefix) {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (auto it = order_.begin(); it != order_.end();) {
+      if (std::string_view(it->first).starts_with(prefix)) {
+        index_.erase(it->first);
+        it = order_.erase(it);
+        ++n;
+      } else {
+        ++it;
+      }
+    }
+    return n;
   }
 
   std::size_t size() const {

@@ -146,18 +146,20 @@ struct scheduler::impl {
   const std::int64_t max_context;
   const metrics::labels model_label;
 
-  metrics::histogram& queue_seconds;
-  metrics::histogram& first_token_seconds;
-  metrics::histogram& inter_token_seconds;
-  metrics::histogram& request_seconds;
-  metrics::histogram& step_tokens;
-  metrics::gauge& waiting_gauge;
-  metrics::gauge& running_gauge;
-  metrics::gauge& slots_gauge;
-  metrics::counter& prompt_tokens;
-  metrics::counter& completion_tokens;
+  // Handles, not references: the service removes a model's series once its engine has
+  // stopped, and a scheduler kept alive a little longer must still count safely.
+  std::shared_ptr<metrics::histogram> queue_seconds;
+  std::shared_ptr<metrics::histogram> first_token_seconds;
+  std::shared_ptr<metrics::histogram> inter_token_seconds;
+  std::shared_ptr<metrics::histogram> request_seconds;
+  std::shared_ptr<metrics::histogram> step_tokens;
+  std::shared_ptr<metrics::gauge> waiting_gauge;
+  std::shared_ptr<metrics::gauge> running_gauge;
+  std::shared_ptr<metrics::gauge> slots_gauge;
+  std::shared_ptr<metrics::counter> prompt_tokens;
+  std::shared_ptr<metrics::counter> completion_tokens;
   metrics::registry& registry;  // for the rejection counters, made when first needed
-  std::array<metrics::counter*, all_reasons.size()> finished{};  // by finish_reason
+  std::array<std::shared_ptr<metrics::counter>, all_reasons.size()> finished{};  // by finish_reason
 
   mutable std::mutex mutex;
   std::condition_variable work;
@@ -178,32 +180,36 @@ scheduler::impl::impl(std::unique_ptr<model> m, const tokenizer& t, scheduler_op
       config(llm->config()),
       max_context(llm->max_context()),
       model_label{{"model", options.model_name}},
-      queue_seconds(r.histogram_of("agora_inference_queue_seconds", "Time from submit to a KV slot", model_label,
-                                   request_buckets())),
-      first_token_seconds(r.histogram_of("agora_inference_time_to_first_token_seconds",
-                                         "Time from submit to the first generated token", model_label,
-                                         request_buckets())),
-      inter_token_seconds(r.histogram_of("agora_inference_inter_token_seconds",
-                                         "Time between consecutive tokens of one sequence", model_label,
-                                         token_buckets())),
-      request_seconds(r.histogram_of("agora_inference_request_seconds", "Time from submit to the final event",
-                                     model_label, request_buckets())),
-      step_tokens(r.histogram_of("agora_inference_step_tokens", "Tokens processed by one forward step", model_label,
-                                 step_token_buckets())),
-      waiting_gauge(r.gauge_of("agora_inference_waiting", "Sequences waiting for a KV slot", model_label)),
-      running_gauge(r.gauge_of("agora_inference_running", "Sequences holding a KV slot", model_label)),
-      slots_gauge(r.gauge_of("agora_inference_kv_slots_used", "KV-cache slots in use", model_label)),
-      prompt_tokens(r.counter_of("agora_inference_prompt_tokens_total", "Prompt tokens prefilled", model_label)),
-      completion_tokens(r.counter_of("agora_inference_completion_tokens_total", "Tokens generated", model_label)),
+      queue_seconds(r.histogram_handle("agora_inference_queue_seconds", "Time from submit to a KV slot", model_label,
+                                       request_buckets())),
+      first_token_seconds(r.histogram_handle("agora_inference_time_to_first_token_seconds",
+                                             "Time from submit to the first generated token", model_label,
+                                             request_buckets())),
+      inter_token_seconds(r.histogram_handle("agora_inference_inter_token_seconds",
+                                             "Time between consecutive tokens of one sequence", model_label,
+                                             token_buckets())),
+      request_seconds(r.histogram_handle("agora_inference_request_seconds", "Time from submit to the final event",
+                                         model_label, request_buckets())),
+      step_tokens(r.histogram_handle("agora_inference_step_tokens", "Tokens processed by one forward step",
+                                     model_label, step_token_buckets())),
+      waiting_gauge(r.gauge_handle("agora_inference_waiting", "Sequences waiting for a KV slot", model_label)),
+      running_gauge(r.gauge_handle("agora_inference_running", "Sequences holding a KV slot", model_label)),
+      slots_gauge(r.gauge_handle("agora_inference_kv_slots_used", "KV-cache slots in use", model_label)),
+      prompt_tokens(r.counter_handle("agora_inference_prompt_tokens_total", "Prompt tokens prefilled", model_label)),
+      completion_tokens(r.counter_handle("agora_inference_completion_tokens_total", "Tokens generated", model_label)),
       registry(r) {
   for (const auto reason : all_reasons) {
     finished[static_cast<std::size_t>(reason)] =
-        &r.counter_of("agora_inference_finished_total", "Sequences finished, by finish reason",
-                      {{"model", options.model_name}, {"reason", std::string(to_string(reason))}});
+        r.counter_handle("agora_inference_finished_total", "Sequences finished, by finish reason",
+                         {{"model", options.model_name}, {"reason", std::string(to_string(reason))}});
   }
 }
 
 void scheduler::impl::reject(const error& e) {
+  // Not once stopping: the service removes this model's series after stop(), and a
+  // rejection counted later would bring one back.
+  std::lock_guard lock(mutex);
+  if (stopping) return;
   registry
       .counter_of("agora_inference_rejected_total", "Requests refused by the scheduler",
                   {{"model", options.model_name}, {"reason", std::string(agora::to_string(e.code))}})
@@ -263,7 +269,7 @@ result<std::shared_ptr<generation>> scheduler::impl::enqueue(generation_request 
                       {}};
     } else {
       waiting.push_back(std::move(seq));
-      waiting_gauge.set(static_cast<double>(waiting.size()));
+      waiting_gauge->set(static_cast<double>(waiting.size()));
     }
   }
   if (refused) {
@@ -300,7 +306,7 @@ void scheduler::impl::run() {
         if (s->slot >= 0) llm->release(std::exchange(s->slot, -1));
       }
       if (!stop_now) admit();
-      waiting_gauge.set(static_cast<double>(waiting.size()));
+      waiting_gauge->set(static_cast<double>(waiting.size()));
       publish_sizes();
     }
     for (auto& [s, reason] : leaving) {
@@ -323,15 +329,15 @@ void scheduler::impl::admit() {
     auto s = std::move(waiting.front());
     waiting.pop_front();
     s->slot = *slot;
-    queue_seconds.observe(seconds(now - s->submitted));
+    queue_seconds->observe(seconds(now - s->submitted));
     running.push_back(std::move(s));
   }
 }
 
 void scheduler::impl::publish_sizes() {
   running_count.store(running.size());
-  running_gauge.set(static_cast<double>(running.size()));
-  slots_gauge.set(static_cast<double>(running.size()));
+  running_gauge->set(static_cast<double>(running.size()));
+  slots_gauge->set(static_cast<double>(running.size()));
 }
 
 // One forward call for the whole batch: a decode token from every sequence past its
@@ -357,7 +363,7 @@ void scheduler::impl::step() {
     budget -= static_cast<std::int64_t>(n);
   }
   if (batch.empty()) return;
-  step_tokens.observe(static_cast<double>(options.token_budget - budget));
+  step_tokens->observe(static_cast<double>(options.token_budget - budget));
 
   std::vector<generation_event> events(batch.size());
   std::vector<bool> done(batch.size(), false);
@@ -369,7 +375,7 @@ void scheduler::impl::step() {
       auto& s = *batch[b];
       if (!s.decoding()) {
         s.prefilled += input.tokens[b].size();
-        prompt_tokens.inc(input.tokens[b].size());
+        prompt_tokens->inc(input.tokens[b].size());
         if (!s.decoding()) continue;
       }
       try {
@@ -415,9 +421,9 @@ void scheduler::impl::sample(sequence& s, std::span<const float> logits, generat
   const auto now = clock::now();
   const auto token = s.pick.next(logits);
   if (s.last_token_at) {
-    inter_token_seconds.observe(seconds(now - *s.last_token_at));
+    inter_token_seconds->observe(seconds(now - *s.last_token_at));
   } else {
-    first_token_seconds.observe(seconds(now - s.submitted));
+    first_token_seconds->observe(seconds(now - s.submitted));
   }
   s.last_token_at = now;
 
@@ -428,7 +434,7 @@ void scheduler::impl::sample(sequence& s, std::span<const float> logits, generat
     return;
   }
   ++s.completion;
-  completion_tokens.inc();
+  completion_tokens->inc();
   ev.tokens.push_back(token);
   s.next_input = token;
   const bool full = s.completion >= s.limit;
@@ -446,7 +452,7 @@ void scheduler::impl::sample(sequence& s, std::span<const float> logits, generat
 void scheduler::impl::finish(sequence& s, generation_event& ev, finish_reason reason) {
   ev.finished = reason;
   finished[static_cast<std::size_t>(reason)]->inc();
-  request_seconds.observe(seconds(clock::now() - s.submitted));
+  request_seconds->observe(seconds(clock::now() - s.submitted));
 }
 
 void scheduler::impl::deliver(sequence& s, generation_event ev) {

@@ -95,7 +95,10 @@ struct scheduler_options {
 // _request_seconds (submit to final event), _step_tokens (tokens per forward step)
 // histograms; _waiting, _running, _kv_slots_used gauges; _prompt_tokens_total (prompt
 // tokens prefilled), _completion_tokens_total, _rejected_total{reason} (the errc of a
-// refused submit), _finished_total{reason} (the finish_reason) counters.
+// refused submit; not counted once stopping), _finished_total{reason} (the
+// finish_reason) counters. It holds handles to its series (metrics::registry), so the
+// owner may remove the series labelled with its model while it still exists; remove
+// them after stop(), so that no rejection brings one back.
 class scheduler {
  public:
   using callback = std::function<void(generation_event)>;

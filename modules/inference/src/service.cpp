@@ -8,6 +8,7 @@
 #include <agora/ids.hpp>
 #include <agora/log.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -15,41 +16,49 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <deque>
-#include <fstream>
-#include <sstream>
 
 namespace agora::inference {
 
 namespace {
-
-std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
+using steady = std::chrono::steady_clock;
+
+struct load_deadline_passed : model_error {
+  load_deadline_passed() : model_error("the load did not finish before its deadline") {}
+};
+
+void check_deadline(steady::time_point deadline) {
+  if (steady::now() > deadline) throw load_deadline_passed();
+}
+
 // The chat template a model folder ships: chat_template.jinja, or tokenizer_config.json's
 // "chat_template" (a string, or a list of {name, template} whose "default" is used).
-std::optional<std::string> find_chat_template(const std::filesystem::path& dir) {
-  if (std::filesystem::exists(dir / "chat_template.jinja")) return read_file(dir / "chat_template.jinja");
-  if (!std::filesystem::exists(dir / "tokenizer_config.json")) return std::nullopt;
-  auto cfg = nlohmann::json::parse(read_file(dir / "tokenizer_config.json"), nullptr, false);
-  if (cfg.is_discarded() || !cfg.contains("chat_template")) return std::nullopt;
+// Only the folder's own files: a template never comes from anywhere else.
+std::optional<std::string> find_chat_template(const std::filesystem::path& dir, const model_file_limits& limits,
+                                              const std::optional<std::string>& tokenizer_config) {
+  if (auto jinja = read_model_file(dir, "chat_template.jinja", limits.chat_template)) return jinja;
+  if (!tokenizer_config) return std::nullopt;
+  auto cfg = nlohmann::json::parse(*tokenizer_config, nullptr, false);
+  if (cfg.is_discarded() || !cfg.is_object() || !cfg.contains("chat_template")) return std::nullopt;
   const auto& t = cfg["chat_template"];
   if (t.is_string()) return t.get<std::string>();
   if (t.is_array()) {
     for (const auto& item : t)
-      if (item.value("name", "") == "default" && item.contains("template")) return item["template"].get<std::string>();
+      if (item.is_object() && item.value("name", "") == "default" && item.contains("template") &&
+          item["template"].is_string())
+        return item["template"].get<std::string>();
   }
   return std::nullopt;
 }
@@ -183,26 +192,42 @@ std::string folder_name(const std::filesystem::path& dir) {
   return name.empty() ? p.parent_path().filename().string() : name;
 }
 
-std::vector<std::filesystem::path> model_files(const std::filesystem::path& dir) {
-  std::vector<std::filesystem::path> files;
+// The limit for a model file by its name; nullopt: not a model file (not read).
+std::optional<std::uint64_t> limit_of(const std::string& name, const model_file_limits& limits) {
+  if (name.ends_with(".safetensors")) return limits.weight_file;
+  if (name.ends_with(".jinja")) return limits.chat_template;
+  if (!name.ends_with(".json")) return std::nullopt;
+  if (name == "config.json" || name == "generation_config.json") return limits.config;
+  if (name == "tokenizer_config.json") return limits.tokenizer_config;
+  if (name == "model.safetensors.index.json") return limits.weight_index;
+  return limits.tokenizer;  // tokenizer.json, vocab.json and the like
+}
+
+// The folder's model files (*.safetensors, *.json, *.jinja), in name order. Each is
+// checked as it would be read: a FIFO, a device or a link out of the folder is refused.
+std::vector<model_file> model_files(const std::filesystem::path& dir, const model_file_limits& limits) {
+  std::vector<std::string> names;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    auto ext = e.path().extension().string();
-    if (e.is_regular_file() && (ext == ".safetensors" || ext == ".json" || ext == ".jinja")) files.push_back(e.path());
+    auto name = e.path().filename().string();
+    if (limit_of(name, limits)) names.push_back(std::move(name));
   }
-  std::sort(files.begin(), files.end());
+  std::sort(names.begin(), names.end());
+  std::vector<model_file> files;
+  for (const auto& name : names)
+    if (auto f = model_file::open(dir, name, *limit_of(name, limits))) files.push_back(std::move(*f));
   return files;
 }
 
-std::int64_t weight_bytes(const std::filesystem::path& dir) {
+std::int64_t weight_bytes(const std::vector<model_file>& files) {
   std::int64_t total = 0;
-  for (const auto& f : model_files(dir))
-    if (f.extension() == ".safetensors") total += static_cast<std::int64_t>(std::filesystem::file_size(f));
+  for (const auto& f : files)
+    if (f.name().ends_with(".safetensors")) total += static_cast<std::int64_t>(f.size());
   return total;
 }
 
 // FNV-1a (64 bits) over every model file's name and bytes, in name order: tells two
 // registrations of a folder apart when its files changed. Not a security hash.
-std::string checksum(const std::filesystem::path& dir) {
+std::string checksum(const std::vector<model_file>& files, steady::time_point deadline) {
   std::uint64_t h = 1469598103934665603ull;
   auto mix = [&h](const char* p, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
@@ -211,13 +236,16 @@ std::string checksum(const std::filesystem::path& dir) {
     }
   };
   std::vector<char> buf(1 << 20);
-  for (const auto& f : model_files(dir)) {
-    auto name = f.filename().string();
-    mix(name.data(), name.size());
-    std::ifstream in(f, std::ios::binary);
-    while (in) {
-      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-      mix(buf.data(), static_cast<std::size_t>(in.gcount()));
+  for (const auto& f : files) {
+    mix(f.name().data(), f.name().size());
+    for (std::uint64_t at = 0; at < f.size();) {
+      check_deadline(deadline);
+      const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), f.size() - at));
+      const auto n = ::pread(f.fd(), buf.data(), want, static_cast<off_t>(at));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw model_error(fmt::format("{}: cannot be read", f.name()));
+      mix(buf.data(), static_cast<std::size_t>(n));
+      at += static_cast<std::uint64_t>(n);
     }
   }
   return fmt::format("fnv1a64:{:016x}", h);
@@ -225,34 +253,65 @@ std::string checksum(const std::filesystem::path& dir) {
 
 }  // namespace
 
+bool valid_model_name(std::string_view name) {
+  if (name.empty() || name.size() > 64 || !std::isalnum(static_cast<unsigned char>(name.front()))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || c == ':';
+  });
+}
+
 std::unique_ptr<loaded_model> load_model(const std::filesystem::path& dir, std::string name,
                                          const scheduler_options& options, const model_options& model_opts,
-                                         metrics::registry& metrics) {
+                                         metrics::registry& metrics, steady::time_point deadline) {
   auto m = std::make_unique<loaded_model>();
   m->dir = dir;
   m->name = std::move(name);
   if (m->name.empty()) m->name = folder_name(dir);
+  if (!valid_model_name(m->name))
+    throw model_error("the model's name must be 1 to 64 of A-Z a-z 0-9 . _ - : starting with a letter or digit");
   m->created = unix_now();
-  if (!std::filesystem::is_directory(dir)) throw model_error(fmt::format("model folder '{}' does not exist", dir.string()));
-  if (!std::filesystem::exists(dir / "tokenizer.json"))
-    throw model_error(fmt::format("{}: tokenizer.json is missing", dir.string()));
-  auto config_path = dir / "tokenizer_config.json";
-  m->tok = std::make_unique<tokenizer>(
-      tokenizer::from_files(dir / "tokenizer.json", std::filesystem::exists(config_path) ? config_path : ""));
-  if (auto source = find_chat_template(dir)) m->tmpl.emplace(std::move(*source));
-  if (auto bos = m->tok->bos_id()) m->bos_token = std::string(m->tok->token(*bos));
-  if (auto eos = m->tok->eos_id()) m->eos_token = std::string(m->tok->token(*eos));
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) throw model_error("the model folder does not exist");
+  const auto& limits = model_opts.files;
+  try {
+    auto tokenizer_json = read_model_file(dir, "tokenizer.json", limits.tokenizer);
+    if (!tokenizer_json) throw model_error("tokenizer.json: missing");
+    auto tokenizer_config = read_model_file(dir, "tokenizer_config.json", limits.tokenizer_config);
+    m->tok = std::make_unique<tokenizer>(tokenizer::from_json(*tokenizer_json, tokenizer_config.value_or(""), {},
+                                                              "tokenizer.json", "tokenizer_config.json"));
+    check_deadline(deadline);
+    if (auto source = find_chat_template(dir, limits, tokenizer_config)) {
+      try {
+        m->tmpl.emplace(std::move(*source));
+      } catch (const template_error& e) {
+        // Its reason may quote the template; the position is enough to find the fault.
+        throw model_error(fmt::format("chat template: does not parse (line {}, column {})", e.line(), e.column()));
+      }
+    }
+    if (auto bos = m->tok->bos_id()) m->bos_token = std::string(m->tok->token(*bos));
+    if (auto eos = m->tok->eos_id()) m->eos_token = std::string(m->tok->token(*eos));
 
-  m->weight_bytes = weight_bytes(dir);
-  m->checksum = checksum(dir);
-  auto engine_model = model::load(dir, model_opts);
-  m->stop_tokens = engine_model->config().eos_token_ids;
-  if (auto eos = m->tok->eos_id();
-      eos && std::find(m->stop_tokens.begin(), m->stop_tokens.end(), *eos) == m->stop_tokens.end())
-    m->stop_tokens.push_back(*eos);
-  auto opts = options;
-  opts.model_name = m->name;
-  m->sched = std::make_unique<scheduler>(std::move(engine_model), *m->tok, opts, metrics);
+    {
+      auto files = model_files(dir, limits);
+      m->weight_bytes = weight_bytes(files);
+      m->checksum = checksum(files, deadline);
+    }
+    check_deadline(deadline);
+    auto engine_model = model::load(dir, model_opts);
+    check_deadline(deadline);
+    m->stop_tokens = engine_model->config().eos_token_ids;
+    if (auto eos = m->tok->eos_id();
+        eos && std::find(m->stop_tokens.begin(), m->stop_tokens.end(), *eos) == m->stop_tokens.end())
+      m->stop_tokens.push_back(*eos);
+    auto opts = options;
+    opts.model_name = m->name;
+    m->sched = std::make_unique<scheduler>(std::move(engine_model), *m->tok, opts, metrics);
+  } catch (const model_file_error& e) {
+    throw model_error(e.what());
+  } catch (const std::filesystem::filesystem_error&) {
+    // Its what() holds absolute paths.
+    throw model_error("the model folder cannot be read");
+  }
   return m;
 }
 
@@ -277,9 +336,18 @@ asio::awaitable<void> service::start() {
   sopts.token_budget = ctx_.get(settings::token_budget);
   mopts.max_sequences = sopts.max_running;
   mopts.max_context = ctx_.get(settings::max_context);
+  mopts.files.tokenizer = static_cast<std::uint64_t>(ctx_.get(settings::tokenizer_limit_mb)) << 20;
+  mopts.files.weight_file = static_cast<std::uint64_t>(ctx_.get(settings::weight_file_limit_mb)) << 20;
+  load_timeout_ = std::chrono::milliseconds(ctx_.get(settings::load_timeout_ms));
   mopts.device = ctx_.get(settings::device);
   for (const auto& dir : ctx_.get(settings::models)) {
-    std::shared_ptr<loaded_model> m = load_model(dir, "", sopts, mopts, ctx_.metrics());
+    std::shared_ptr<loaded_model> m;
+    try {
+      m = load_model(dir, "", sopts, mopts, ctx_.metrics());
+    } catch (const std::exception& e) {
+      // For the operator who started the server: the folder as given, then the problem.
+      throw model_error(fmt::format("model folder {}: {}", dir, e.what()));
+    }
     for (const auto& other : models_)
       if (other->name == m->name)
         throw model_error(fmt::format("two models are named '{}' (folders {} and {})", m->name, other->dir.string(), dir));
@@ -316,24 +384,34 @@ model_info service::info(const loaded_model& m) const {
           m.dir.string(), m.checksum, m.weight_bytes,          m.fallback};
 }
 
-template <class F>
-asio::awaitable<std::invoke_result_t<F>> service::on_loader(F f) {
-  using R = std::invoke_result_t<F>;
-  return asio::async_initiate<const asio::use_awaitable_t<>, void(R)>(
-      [this](auto handler, F fn) {
-        auto ex = asio::get_associated_executor(handler);
-        asio::post(loader_, [fn = std::move(fn), handler = std::move(handler), ex]() mutable {
-          R r = fn();
-          asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable { std::move(handler)(std::move(r)); });
-        });
-      },
-      asio::use_awaitable, std::move(f));
+namespace {
+
+bool has_control(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
 }
 
-asio::awaitable<result<model_info>> service::register_model(register_model_request req, const bus::call_context&) {
+// One load on the loader thread, raced against its deadline: whichever comes first
+// rings the bell. A load that comes back after its caller gave up drops itself.
+struct pending_load {
+  explicit pending_load(const asio::any_io_executor& ex) : bell(ex, 1) {}
+  std::mutex mutex;
+  std::optional<result<std::shared_ptr<loaded_model>>> outcome;  // guarded by mutex
+  bool abandoned = false;                                        // guarded by mutex
+  asio::experimental::concurrent_channel<void(boost::system::error_code)> bell;
+};
+
+}  // namespace
+
+asio::awaitable<result<model_info>> service::register_model(register_model_request req, const bus::call_context& c) {
   if (req.path.empty()) co_return error::invalid({{"path", "required: a model folder on this machine"}});
+  if (has_control(req.path)) co_return error::invalid({{"path", "must not hold control characters"}});
+  if (!req.name.empty() && !valid_model_name(req.name))
+    co_return error::invalid({{"name", "1 to 64 of A-Z a-z 0-9 . _ - :, starting with a letter or digit"}});
   std::string name = req.name.empty() ? folder_name(req.path) : req.name;
-  if (find(name) && !name.empty())
+  if (!valid_model_name(name))
+    co_return error::invalid({{"name", "the folder's name is not a valid model name: give a name (1 to 64 of A-Z a-z "
+                                       "0-9 . _ - :, starting with a letter or digit)"}});
+  if (find(name))
     co_return error{errc::conflict, fmt::format("a model named '{}' is already loaded", name),
                     {{"name", "already loaded; unload it first or choose another name"}}};
   if (!req.fallback.empty()) {
@@ -341,8 +419,15 @@ asio::awaitable<result<model_info>> service::register_model(register_model_reque
   }
   std::error_code ec;
   if (!std::filesystem::is_directory(req.path, ec))
-    co_return error::invalid({{"path", fmt::format("'{}' is not a folder on this machine", req.path)}});
-  std::int64_t bytes = weight_bytes(req.path);
+    co_return error::invalid({{"path", "not a folder on this machine"}});
+  std::int64_t bytes = 0;
+  try {
+    bytes = weight_bytes(model_files(req.path, model_options_.files));
+  } catch (const model_file_error& e) {
+    co_return error::invalid({{"path", e.what()}}, fmt::format("the model folder was refused: {}", e.what()));
+  } catch (const std::filesystem::filesystem_error&) {
+    co_return error::invalid({{"path", "the model folder cannot be read"}});
+  }
   std::int64_t in_use = 0;
   for (const auto& m : models_) in_use += m->weight_bytes;
   if (memory_budget_ > 0 && in_use + bytes > memory_budget_)
@@ -350,25 +435,85 @@ asio::awaitable<result<model_info>> service::register_model(register_model_reque
                     fmt::format("loading {} MiB would exceed the memory budget ({} MiB in use of {} MiB)", bytes >> 20,
                                 in_use >> 20, memory_budget_ >> 20),
                     {{"path", "over modules.inference.memory_budget_mb; unload a model first"}}};
-  auto load = [path = req.path, name, sopts = scheduler_options_, mopts = model_options_,
-               &metrics = ctx_.metrics()]() -> result<std::shared_ptr<loaded_model>> {
-    try {
-      return std::shared_ptr<loaded_model>(load_model(path, name, sopts, mopts, metrics));
-    } catch (const std::exception& e) {
-      return error::invalid({{"path", e.what()}}, fmt::format("the model folder was refused: {}", e.what()));
-    }
+  {
+    std::lock_guard lock(loading_mutex_);
+    if (!loading_.insert(name).second)
+      co_return error{errc::conflict, fmt::format("a model named '{}' is being loaded", name),
+                      {{"name", "being loaded; wait for it or choose another name"}}};
+  }
+  const auto deadline = std::min(c.deadline, steady::now() + load_timeout_);
+  auto too_late = [timeout = load_timeout_](const std::string& model) {
+    return error::timeout(fmt::format("loading the model '{}' did not finish in time (modules.inference."
+                                      "load_timeout_ms is {} ms); it was abandoned",
+                                      model, timeout.count()));
   };
-  auto loaded = co_await on_loader(std::move(load));
-  if (!loaded) co_return std::move(loaded).err();
-  auto m = std::move(loaded).value();
-  if (find(m->name)) {  // registered meanwhile by another request
+  auto pending = std::make_shared<pending_load>(ctx_.executor());
+  auto load = [this, pending, too_late, path = req.path, name, deadline, sopts = scheduler_options_, mopts = model_options_,
+               &metrics = ctx_.metrics()] {
+    result<std::shared_ptr<loaded_model>> r = error::internal("not loaded");
+    try {
+      r = std::shared_ptr<loaded_model>(load_model(path, name, sopts, mopts, metrics, deadline));
+    } catch (const load_deadline_passed&) {
+      r = too_late(name);
+    } catch (const model_error& e) {
+      r = error::invalid({{"path", e.what()}}, fmt::format("the model folder was refused: {}", e.what()));
+    } catch (const tokenizer_error& e) {
+      r = error::invalid({{"path", e.what()}}, fmt::format("the model folder was refused: {}", e.what()));
+    } catch (const std::exception& e) {
+      // Anything else (libtorch's errors) may carry paths and internals: logged only.
+      log::warn("inference", "a model failed to load", {{"model", name}, {"error", e.what()}});
+      r = error::invalid({{"path", "the model could not be loaded"}}, "the model folder was refused");
+    }
+    std::unique_lock lock(pending->mutex);
+    if (!pending->abandoned) {
+      pending->outcome = std::move(r);
+      lock.unlock();
+      pending->bell.try_send(boost::system::error_code{});
+      return;
+    }
+    lock.unlock();
+    if (r) {
+      auto m = std::move(r).value();
+      m->sched->stop();
+      ctx_.metrics().remove_series("model", name);
+      m.reset();
+    }
+    std::lock_guard names(loading_mutex_);
+    loading_.erase(name);
+  };
+  asio::post(loader_, std::move(load));
+  asio::steady_timer timer(ctx_.executor());
+  timer.expires_at(deadline);
+  auto ring = [pending](boost::system::error_code ec) {
+    if (!ec) pending->bell.try_send(boost::system::error_code{});
+  };
+  timer.async_wait(std::move(ring));
+  co_await pending->bell.async_receive(asio::as_tuple(asio::use_awaitable));
+  timer.cancel();
+  std::optional<result<std::shared_ptr<loaded_model>>> outcome;
+  {
+    std::lock_guard lock(pending->mutex);
+    outcome = std::move(pending->outcome);
+    if (!outcome) pending->abandoned = true;
+  }
+  if (!outcome) {
+    log::warn("inference", "a model load took too long and was abandoned", {{"model", name}});
+    co_return too_late(name);
+  }
+  {
+    std::lock_guard lock(loading_mutex_);
+    loading_.erase(name);
+  }
+  if (!*outcome) co_return std::move(*outcome).err();
+  auto m = std::move(*outcome).value();
+  if (find(m->name)) {  // cannot happen while the name was reserved; kept as a guard
     error clash{errc::conflict, fmt::format("a model named '{}' is already loaded", m->name), {{"name", "already loaded"}}};
-    drop_later(std::move(m));
+    drop_later(std::move(m), false);
     co_return clash;
   }
   if (!req.fallback.empty()) {
     if (auto bad = check_fallback(m->name, req.fallback)) {  // unloaded meanwhile
-      drop_later(std::move(m));
+      drop_later(std::move(m), true);
       co_return std::move(*bad);
     }
     m->fallback = req.fallback;
@@ -386,7 +531,7 @@ asio::awaitable<result<model_unloaded>> service::unload_model(model_ref req, con
   if (it == models_.end()) co_return error::not_found(fmt::format("the model '{}' does not exist", req.id));
   auto m = std::move(*it);
   models_.erase(it);
-  drop_later(std::move(m));
+  drop_later(std::move(m), true);
   for (auto& other : models_) {
     if (other->fallback != req.id) continue;
     log::warn("inference", "fallback cleared: its model was unloaded", {{"model", other->name}, {"fallback", req.id}});
@@ -669,9 +814,15 @@ asio::awaitable<result<conversation_deleted>> service::delete_conversation(conve
   co_return co_await ctx_.store().run(std::move(job), c.deadline);
 }
 
-void service::drop_later(std::shared_ptr<loaded_model> m) {
-  auto drop = [m = std::move(m)]() mutable {
+void service::drop_later(std::shared_ptr<loaded_model> m, bool forget) {
+  // On the loader thread, in order with loads: a model loaded again under this name
+  // after the unload gets fresh series.
+  auto drop = [m = std::move(m), forget, cache = cache_, &metrics = ctx_.metrics()]() mutable {
     m->sched->stop();
+    if (forget) {
+      metrics.remove_series("model", m->name);
+      cache->erase_prefix(m->name + '\x1f');
+    }
     m.reset();
   };
   asio::post(loader_, std::move(drop));

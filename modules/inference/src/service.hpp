@@ -14,11 +14,13 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace agora::inference {
@@ -69,10 +71,6 @@ class service {
   // By name; the default (the first) for an empty name.
   std::shared_ptr<loaded_model> find(std::string_view name);
   model_info info(const loaded_model& m) const;
-  // Runs f() on the loader thread (loading and unloading block for seconds) and
-  // resumes on the caller's executor with its value.
-  template <class F>
-  asio::awaitable<std::invoke_result_t<F>> on_loader(F f);
   result<std::vector<std::int32_t>> render(const loaded_model& m, const generate_request& req) const;
   // Why `fallback` cannot be `model`'s fallback (not loaded, itself, a cycle); nullopt if it can.
   std::optional<error> check_fallback(std::string_view model, std::string_view fallback);
@@ -91,8 +89,9 @@ class service {
   template <class F>
   void write_later(F job, std::string_view what);
   // Stops m's engine (its running sequences end, cancelled) and frees its weights on the
-  // loader thread, off this strand.
-  void drop_later(std::shared_ptr<loaded_model> m);
+  // loader thread, off this strand; with `forget`, then removes its metric series and
+  // cached responses (not when another model holds its name).
+  void drop_later(std::shared_ptr<loaded_model> m, bool forget);
   void append_to_conversation(std::string id, std::vector<chat_turn> turns);
   void record_usage(std::string caller, std::string model, std::int64_t prompt_tokens, std::int64_t completion_tokens);
 
@@ -101,6 +100,12 @@ class service {
   scheduler_options scheduler_options_;
   model_options model_options_;
   std::int64_t memory_budget_ = 0;  // bytes of weight files; 0: no limit
+  std::chrono::milliseconds load_timeout_{25000};
+  // Names whose load is under way: a second load of one waits for nothing and is
+  // refused, so two engines never share a name's metric series. Guarded by the mutex:
+  // an abandoned load frees its name from the loader thread.
+  std::mutex loading_mutex_;
+  std::set<std::string, std::less<>> loading_;
   asio::thread_pool loader_{1};
   std::shared_ptr<response_cache> cache_;
   metrics::counter& cache_hits_;
@@ -109,11 +114,14 @@ class service {
   task_group writes_;  // write_later jobs not yet landed
 };
 
-// Loads one model folder (throws with a message naming the file on failure).
-// Loads one model folder, named `name` (empty: the folder's name). Throws model_error,
-// tokenizer_error or template_error naming the file on failure.
-std::unique_ptr<loaded_model> load_model(const std::filesystem::path& dir, std::string name,
-                                         const scheduler_options& options, const model_options& model_opts,
-                                         metrics::registry& metrics);
+// Loads one model folder, named `name` (empty: the folder's name). Every file is read
+// through model_file (regular files only, within model_opts.files' limits); the load
+// gives up once `deadline` has passed. Throws model_error, tokenizer_error or
+// model_file_error naming the file relative to the folder, never its contents nor an
+// absolute path.
+std::unique_ptr<loaded_model> load_model(
+    const std::filesystem::path& dir, std::string name, const scheduler_options& options,
+    const model_options& model_opts, metrics::registry& metrics,
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
 
 }  // namespace agora::inference

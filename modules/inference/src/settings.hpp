@@ -33,5 +33,15 @@ inline const config::integer_setting memory_budget_mb{
     "memory_budget_mb", 0,
     "Weight-file bytes all loaded models may take, in MiB (0: no limit); beyond it a load is refused",
     {.min = 0, .max = 1 << 24}};
+inline const config::integer_setting load_timeout_ms{
+    "load_timeout_ms", 25000,
+    "Time a model load over HTTP may take before it is abandoned with 504 (keep it below server.handler_timeout_ms)",
+    {.min = 1000, .max = 3'600'000}};
+inline const config::integer_setting tokenizer_limit_mb{
+    "tokenizer_limit_mb", 64, "Largest tokenizer.json (and other tokenizer JSON files) a model folder may have, in MiB",
+    {.min = 1, .max = 4096}};
+inline const config::integer_setting weight_file_limit_mb{
+    "weight_file_limit_mb", 65536, "Largest *.safetensors file a model folder may have, in MiB",
+    {.min = 1, .max = 1 << 24}};
 
 }  // namespace agora::inference::settings

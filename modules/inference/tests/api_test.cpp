@@ -17,10 +17,13 @@
 #include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <string>
 #include <thread>
@@ -735,4 +738,169 @@ TEST_CASE("an answer degraded twice says both: no catalog to ground it, and a fa
     }
   }
   CHECK(fallback >= 1);
+}
+
+namespace {
+
+// A model folder's copy under root, named `name` (the fixture's files, real copies).
+fs::path copy_model(const model_folder& m, const std::string& name) {
+  auto dir = m.root / name;
+  fs::copy(m.dir, dir, fs::copy_options::recursive);
+  return dir;
+}
+
+void write_text(const fs::path& p, const std::string& text) {
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+// The load's answer says what is wrong with which file, and nothing of the files'
+// contents or of where they are.
+void check_refusal(const agora::testing::reply& r, const model_folder& m, std::string_view expected) {
+  INFO(r.body);
+  CHECK(r.status == 400);
+  CHECK(r.json()["error"]["type"] == "invalid_request_error");
+  CHECK(r.json()["error"]["param"] == "path");
+  CHECK(r.body.find(expected) != std::string::npos);
+  CHECK(r.body.find(m.root.string()) == std::string::npos);
+  CHECK(r.body.find("hunter2") == std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("a model folder is untrusted: only its own regular files, within limits, are read", "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m));
+  auto c = h.connect();
+  const auto secret = m.root / "secret.txt";
+  write_text(secret, "{\"password\": \"hunter2 is the first line\n");
+
+  SECTION("a FIFO is refused at once, and the loader goes on") {
+    auto dir = copy_model(m, "fifo");
+    fs::remove(dir / "tokenizer.json");
+    REQUIRE(::mkfifo((dir / "tokenizer.json").c_str(), 0600) == 0);
+    check_refusal(c.post("/v1/models", {{"path", dir.string()}}), m, "tokenizer.json: is not a regular file");
+    CHECK(c.post("/v1/models", {{"path", copy_model(m, "after-fifo").string()}}).status == 201);
+  }
+  SECTION("a link to a device or to a file outside the folder is refused") {
+    auto zero = copy_model(m, "zero");
+    fs::remove(zero / "tokenizer.json");
+    fs::create_symlink("/dev/zero", zero / "tokenizer.json");
+    check_refusal(c.post("/v1/models", {{"path", zero.string()}}), m, "tokenizer.json: is a link to a file outside");
+    auto leak = copy_model(m, "leak");
+    fs::remove(leak / "config.json");
+    fs::create_symlink(secret, leak / "config.json");
+    check_refusal(c.post("/v1/models", {{"path", leak.string()}}), m, "config.json: is a link to a file outside");
+    auto passwd = copy_model(m, "passwd");
+    fs::create_symlink(secret, passwd / "chat_template.jinja");
+    check_refusal(c.post("/v1/models", {{"path", passwd.string()}}), m, "chat_template.jinja: is a link to a file");
+  }
+  SECTION("a file that is not what it should be is named, its contents never quoted") {
+    auto bad = copy_model(m, "bad-json");
+    fs::copy_file(secret, bad / "tokenizer.json", fs::copy_options::overwrite_existing);
+    check_refusal(c.post("/v1/models", {{"path", bad.string()}}), m, "tokenizer.json: not valid JSON");
+    auto cfg = copy_model(m, "bad-config");
+    fs::copy_file(secret, cfg / "config.json", fs::copy_options::overwrite_existing);
+    check_refusal(c.post("/v1/models", {{"path", cfg.string()}}), m, "config.json: not valid JSON");
+    auto big = copy_model(m, "big-config");
+    write_text(big / "config.json", std::string((1 << 20) + 1, ' '));
+    check_refusal(c.post("/v1/models", {{"path", big.string()}}), m, "config.json: 1048577 bytes, over the limit");
+    auto missing = copy_model(m, "no-tokenizer");
+    fs::remove(missing / "tokenizer.json");
+    check_refusal(c.post("/v1/models", {{"path", missing.string()}}), m, "tokenizer.json: missing");
+  }
+  SECTION("links inside the folder and into a Hugging Face cache's blobs are followed") {
+    auto inside = copy_model(m, "inside");
+    fs::create_directories(inside / "templates");
+    write_text(inside / "templates" / "chat.jinja", "{% for m in messages %}{{ m.content }}{% endfor %}");
+    fs::create_symlink("templates/chat.jinja", inside / "chat_template.jinja");
+    CHECK(c.post("/v1/models", {{"path", inside.string()}}).status == 201);
+
+    const auto entry = m.root / "models--agora--tiny";
+    const auto snapshot = entry / "snapshots" / "0123abc";
+    fs::create_directories(entry / "blobs");
+    fs::create_directories(snapshot);
+    for (const auto& f : fs::directory_iterator(m.dir)) {
+      const auto blob = entry / "blobs" / ("blob-" + f.path().filename().string());
+      fs::copy_file(f.path(), blob);
+      fs::create_symlink(fs::path("../../blobs") / blob.filename(), snapshot / f.path().filename());
+    }
+    auto cached = c.post("/v1/models", {{"path", snapshot.string()}, {"name", "from-cache"}});
+    INFO(cached.body);
+    CHECK(cached.status == 201);
+    CHECK(c.post("/v1/chat/completions", chat_body({{"model", "from-cache"}})).status == 200);
+  }
+  SECTION("paths with control characters and bad names are refused in OpenAI's shape") {
+    auto nul = c.post("/v1/models", {{"path", m.dir.string() + std::string(1, '\0') + "x"}});
+    CHECK(nul.status == 400);
+    CHECK(nul.json()["error"]["param"] == "path");
+    CHECK(c.post("/v1/models", {{"path", m.dir.string() + "\n"}}).status == 400);
+    for (const std::string name : std::vector<std::string>{"a b", "../x", std::string(65, 'a'), "-x", "x\ty", "é"}) {
+      auto r = c.post("/v1/models", {{"path", m.dir.string()}, {"name", name}});
+      CHECK(r.status == 400);
+      CHECK(r.json()["error"]["param"] == "name");
+    }
+    CHECK(c.post("/v1/models", {{"path", m.dir.string()}, {"name", std::string(64, 'a')}}).status == 201);
+    CHECK(c.post("/v1/models", {{"path", m.dir.string()}, {"name", "org:model-1.5_b"}}).status == 201);
+  }
+  SECTION("the model list shows no path") {
+    const auto list = c.get("/v1/models");
+    CHECK_FALSE(list.json()["data"][0].contains("path"));
+    CHECK(list.body.find(m.root.string()) == std::string::npos);
+    CHECK(c.get("/v1/models/tiny-llama").body.find(m.root.string()) == std::string::npos);
+    CHECK(list.json()["data"][0].contains("checksum"));
+  }
+}
+
+TEST_CASE("a load slower than load_timeout_ms answers 504 in time and frees the loader", "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m, {{"modules.inference.load_timeout_ms", 1000}}));
+  auto c = h.connect();
+  // A sparse 32 GiB weight file: hashing it takes far longer than a second, reads nothing
+  // from the disk, and only the checksum touches it.
+  auto slow = copy_model(m, "slow");
+  { std::ofstream(slow / "zz-padding.safetensors"); }
+  fs::resize_file(slow / "zz-padding.safetensors", std::uint64_t{32} << 30);
+  auto late = c.post("/v1/models", {{"path", slow.string()}});
+  INFO(late.body);
+  CHECK(late.status == 504);
+  CHECK(late.json()["error"]["code"] == "timeout");
+  CHECK(late.json()["error"]["message"].get<std::string>().find("load_timeout_ms") != std::string::npos);
+  // The abandoned load stops at its deadline: the next one runs, and the name is free.
+  CHECK(c.post("/v1/models", {{"path", copy_model(m, "next").string()}}).status == 201);
+  fs::remove(slow / "zz-padding.safetensors");
+  CHECK(c.post("/v1/models", {{"path", slow.string()}}).status == 201);
+  CHECK(c.get("/v1/models").json()["data"].size() == 3);
+}
+
+TEST_CASE("unloaded models leave no metric series, cached answer or name behind", "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m));
+  auto c = h.connect();
+  auto lines = [&c] {
+    auto text = c.get("/metrics").body;
+    return std::count(text.begin(), text.end(), '\n');
+  };
+  auto cycle = [&](int models) {
+    for (int i = 0; i < models; ++i) {
+      const auto name = "copy" + std::to_string(i);
+      REQUIRE(c.post("/v1/models", {{"path", m.dir.string()}, {"name", name}}).status == 201);
+      REQUIRE(c.post("/v1/chat/completions", chat_body({{"model", name}})).status == 200);
+      REQUIRE(c.post("/v1/chat/completions", chat_body({{"model", name}})).header("x-cache") == "HIT");
+    }
+    for (int i = 0; i < models; ++i) REQUIRE(c.del("/v1/models/copy" + std::to_string(i)).status == 200);
+  };
+  cycle(1);  // the routes' own series exist from here on
+  REQUIRE(eventually([&] { return c.get("/metrics").body.find("model=\"copy") == std::string::npos; }));
+  const auto baseline = lines();
+  const auto series = h.app().metrics().series_count();
+  for (int round = 0; round < 3; ++round) {
+    cycle(5);
+    // Unloading finishes on the loader thread, after the DELETE's answer.
+    CHECK(eventually([&] { return h.app().metrics().series_count() == series; }));
+    CHECK(lines() == baseline);
+    CHECK(c.get("/metrics").body.find("model=\"copy") == std::string::npos);
+  }
+  // A model loaded again under an unloaded one's name answers afresh, not from its cache.
+  REQUIRE(c.post("/v1/models", {{"path", m.dir.string()}, {"name", "copy0"}}).status == 201);
+  CHECK(c.post("/v1/chat/completions", chat_body({{"model", "copy0"}})).header("x-cache") == "MISS");
 }

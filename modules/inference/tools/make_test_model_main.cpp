@@ -10,11 +10,32 @@
 #include <filesystem>
 #include <string_view>
 
+namespace {
+
+constexpr const char* usage =
+    "usage: agora-make-test-model DIR\n"
+    "       agora-make-test-model --reference-specs DIR\n"
+    "       agora-make-test-model -h | --help\n"
+    "\n"
+    "DIR: writes a tiny deterministic random-weight Llama model with a byte-level tokenizer\n"
+    "and a chat template there (the folder is created), for client tests and demos.\n"
+    "--reference-specs DIR: writes the models the engine is checked against llama.cpp with,\n"
+    "one folder each.\n";
+
+}  // namespace
+
 int main(int argc, char** argv) {
   namespace fixture = agora::inference::testing;
+  if (argc == 2 && (std::string_view(argv[1]) == "-h" || std::string_view(argv[1]) == "--help")) {
+    std::fputs(usage, stdout);
+    return 0;
+  }
   const bool references = argc == 3 && std::string_view(argv[1]) == "--reference-specs";
-  if (argc != 2 && !references) {
-    std::fprintf(stderr, "usage: agora-make-test-model DIR | agora-make-test-model --reference-specs DIR\n");
+  // A folder name that starts with '-' is a mistyped option far more often than a folder.
+  const bool looks_like_option = argc == 2 && argv[1][0] == '-';
+  if ((argc != 2 && !references) || looks_like_option) {
+    if (looks_like_option) std::fprintf(stderr, "agora-make-test-model: unknown option '%s'\n", argv[1]);
+    std::fputs(usage, stderr);
     return 2;
   }
   try {

@@ -105,7 +105,7 @@ struct model_info {
   std::int64_t created = 0;  // unix seconds, when it was loaded
   std::int64_t context = 0;
   bool is_default = false;
-  std::string path;
+  std::string path;  // the folder as registered; never shown over HTTP (no admin role yet)
   std::string checksum;          // "fnv1a64:<hex>" over the folder's model files
   std::int64_t weight_bytes = 0;  // of the *.safetensors files
   // The model that takes this one's requests when its queue is full (a chain is
@@ -121,6 +121,10 @@ struct list_models {
   using request = list_models_request;
   using reply = model_list;
 };
+
+// Model names (given, or a folder's name): 1 to 64 characters of A-Z a-z 0-9 . _ - :,
+// the first a letter or a digit. They appear in URLs, metric labels and logs.
+bool valid_model_name(std::string_view name);
 
 // The run-time registry: load a local model folder, unload one, choose the default.
 struct register_model_request {
