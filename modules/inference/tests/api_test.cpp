@@ -554,8 +554,12 @@ TEST_CASE("a stream still open at the shutdown deadline ends with an error event
   harness h(with_model(m, {{"modules.inference.max_context", 16384}, {"shutdown.deadline_ms", 200}}));
   auto streaming = std::async(std::launch::async, [&h] {
     auto c = h.connect();
-    return c.post("/v1/chat/completions",
-                  chat_body({{"stream", true}, {"max_tokens", 100000}, {"temperature", 0.9}, {"seed", 3}}));
+    // Its stop tokens banned: it can only end by the shutdown.
+    return c.post("/v1/chat/completions", chat_body({{"stream", true},
+                                                     {"max_tokens", 100000},
+                                                     {"temperature", 0.9},
+                                                     {"seed", 3},
+                                                     {"logit_bias", {{"2", -100}, {"3", -100}, {"257", -100}}}}));
   });
   auto c = h.connect();
   REQUIRE(eventually([&] { return metric(c, "agora_inference_running{model=\"tiny-llama\"}") == 1; }));
@@ -564,6 +568,7 @@ TEST_CASE("a stream still open at the shutdown deadline ends with an error event
   CHECK(res.status == 200);
   auto events = sse_events(res.body);
   REQUIRE(events.size() >= 2);
+  INFO(events[events.size() - 2].dump());
   CHECK(events.back() == "[DONE]");
   REQUIRE(events[events.size() - 2].contains("error"));
   CHECK(events[events.size() - 2]["error"]["code"] == "shutting_down");
