@@ -12,6 +12,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
@@ -770,15 +771,17 @@ asio::awaitable<result<conversation>> service::create_conversation(create_conver
   if (!find(req.model))
     co_return error{errc::not_found, fmt::format("the model '{}' does not exist", req.model),
                     {{"model", "no model with this name is loaded"}}};
-  conversation c;
-  c.id = ctx_.clock().new_id("conv");
-  c.model = std::move(req.model);
-  c.title = std::move(req.title);
-  c.created_at = c.updated_at = ctx_.clock().now_rfc3339();
-  auto job = [c, caller = std::move(req.caller)](store::database& db) { conversations::sql::insert(db, c, caller); };
+  conversation conv;
+  conv.id = ctx_.clock().new_id("conv");
+  conv.model = std::move(req.model);
+  conv.title = std::move(req.title);
+  conv.created_at = conv.updated_at = ctx_.clock().now_rfc3339();
+  auto job = [conv, caller = std::move(req.caller)](store::database& db) {
+    conversations::sql::insert(db, conv, caller);
+  };
   auto r = co_await ctx_.store().run(std::move(job), c.deadline);
   if (!r) co_return std::move(r).err();
-  co_return c;
+  co_return conv;
 }
 
 asio::awaitable<result<conversation>> service::get_conversation(conversation_ref req, const bus::call_context& c) {
