@@ -34,11 +34,6 @@ json text_body_schema(bool required) {
   return s;
 }
 
-error invalid_or_bad_body(std::vector<field_error> errors) {
-  if (errors.empty()) return error{errc::bad_request, "the body must be a JSON object", {}};
-  return error::invalid(std::move(errors));
-}
-
 std::string location(const note& n) { return "/v1/notes/" + n.id; }
 
 }  // namespace
@@ -88,8 +83,8 @@ result<create_note_request> decode_create(http::request_context& ctx) {
   std::vector<field_error> errors;
   http::object_reader body(ctx.body, "", {"text"}, errors);
   auto text = body.string("text", true);
-  if (!body.ok() || !errors.empty() || !text) return invalid_or_bad_body(std::move(errors));
-  return create_note_request{std::move(*text)};
+  if (!errors.empty()) return error::invalid(std::move(errors));  // a missing text is among them
+  return create_note_request{std::move(text).value()};
 }
 
 result<get_note_request> decode_get(http::request_context& ctx) { return get_note_request{http::path_param(ctx, "id")}; }
@@ -106,7 +101,7 @@ result<update_note_request> decode_update(http::request_context& ctx) {
   std::vector<field_error> errors;
   http::object_reader body(ctx.body, "", {"text"}, errors);
   auto text = body.string("text", false);
-  if (!body.ok() || !errors.empty()) return invalid_or_bad_body(std::move(errors));
+  if (!errors.empty()) return error::invalid(std::move(errors));
   return update_note_request{http::path_param(ctx, "id"), std::move(text), http::if_match(ctx)};
 }
 

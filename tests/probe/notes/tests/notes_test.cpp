@@ -28,7 +28,8 @@ std::string field_of(const error& e) { return e.fields.empty() ? std::string() :
 
 std::vector<std::string> problem_fields(const testing::reply& r) {
   std::vector<std::string> out;
-  for (const auto& f : r.json().at("errors")) out.push_back(f.at("field").get<std::string>());
+  auto body = r.json();
+  for (const auto& f : body.at("errors")) out.push_back(f.at("field").get<std::string>());
   return out;
 }
 
@@ -88,7 +89,7 @@ TEST_CASE("a note is created, read, changed under If-Match and deleted over the 
 TEST_CASE("a note's text is trimmed, 1 to 500 characters of valid UTF-8", "[probe][notes]") {
   testing::module_fixture f(notes::module());
 
-  for (const std::string bad : {std::string(), std::string(" \t\n "), std::string(501, 'a'), std::string("ab\xff")}) {
+  for (const std::string& bad : {std::string(), std::string(" \t\n "), std::string(501, 'a'), std::string("ab\xff")}) {
     auto r = f.call<notes::create_note>({bad});
     REQUIRE_FALSE(r);
     CHECK(r.err().code == errc::invalid_argument);
@@ -248,9 +249,26 @@ TEST_CASE("over HTTP bad fields answer 422 naming each field", "[probe][notes]")
   CHECK(bad_patch.status == 422);
   CHECK(problem_fields(bad_patch) == std::vector<std::string>{"text"});
 
+  auto not_object = c.request("POST", "/v1/notes", "[1]", {{"Content-Type", "application/json"}});
+  CHECK(not_object.status == 422);
+  CHECK(problem_fields(not_object) == std::vector<std::string>{"body"});
+  CHECK(c.request("POST", "/v1/notes", "{", {{"Content-Type", "application/json"}}).status == 400);
+
   auto list = c.get("/v1/notes");
   REQUIRE(list.status == 200);
   CHECK(list.json().at("data").size() == 1);
+}
+
+TEST_CASE("the routes are in /openapi.json", "[probe][notes]") {
+  testing::module_fixture f(notes::module());
+  auto doc = f.connect().get("/openapi.json");
+  REQUIRE(doc.status == 200);
+  auto paths = doc.json().at("paths");
+  CHECK(paths.at("/v1/notes").at("post").at("operationId") == "createNote");
+  CHECK(paths.at("/v1/notes").at("get").at("operationId") == "listNotes");
+  CHECK(paths.at("/v1/notes/{id}").at("get").at("operationId") == "getNote");
+  CHECK(paths.at("/v1/notes/{id}").at("patch").at("operationId") == "updateNote");
+  CHECK(paths.at("/v1/notes/{id}").at("delete").at("operationId") == "deleteNote");
 }
 
 TEST_CASE("each committed change publishes one event, and a refused one none", "[probe][notes]") {
