@@ -26,6 +26,10 @@ struct stamp_reply {
   std::string id;
   std::string at;
 };
+constexpr auto json_fields(const stamp_request*) { return std::tuple{json_field("note", &stamp_request::note)}; }
+constexpr auto json_fields(const stamp_reply*) {
+  return std::tuple{json_field("id", &stamp_reply::id), json_field("at", &stamp_reply::at)};
+}
 struct stamp {
   static constexpr std::string_view name = "stamper.stamp";
   using request = stamp_request;
@@ -36,6 +40,8 @@ struct fresh_request {};
 struct fresh_reply {
   std::int64_t count = 0;
 };
+constexpr auto json_fields(const fresh_request*) { return std::tuple{}; }
+constexpr auto json_fields(const fresh_reply*) { return std::tuple{json_field("count", &fresh_reply::count)}; }
 struct fresh {
   static constexpr std::string_view name = "stamper.fresh";
   using request = fresh_request;
@@ -44,13 +50,17 @@ struct fresh {
 
 constexpr std::string_view topic = "stamper.stamps";
 
+inline const config::string_setting prefix{"prefix", "stamp", "Id prefix of a stamp"};
+inline const config::integer_setting max_age_s{"max_age_s", 3600, "A stamp is fresh this long",
+                                               {.min = 1, .max = 86400}};
+
 class service {
  public:
   explicit service(module_context& ctx)
       : ctx_(ctx), stamps_(ctx.metrics().counter_of("agora_stamper_stamps_total", "Stamps made")) {}
 
   asio::awaitable<result<stamp_reply>> on_stamp(stamp_request req, const bus::call_context&) {
-    stamp_reply out{ctx_.clock().new_id(ctx_.setting_string("prefix")), ctx_.clock().now_rfc3339()};
+    stamp_reply out{ctx_.clock().new_id(ctx_.get(prefix)), ctx_.clock().now_rfc3339()};
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(ctx_.clock().now().time_since_epoch()).count();
     auto job = [out, ms, note = std::move(req.note)](store::database& db) {
       db.transaction([&] {
@@ -79,7 +89,7 @@ class service {
 
   asio::awaitable<result<fresh_reply>> on_fresh(fresh_request, const bus::call_context&) {
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(ctx_.clock().now().time_since_epoch()).count();
-    auto since = now - ctx_.setting_integer("max_age_s") * 1000;
+    auto since = now - ctx_.get(max_age_s) * 1000;
     auto job = [since](store::database& db) {
       auto& q = db.prepare("SELECT COUNT(*) FROM stamps WHERE at_ms > ?1");
       q.bind(1, since);
@@ -116,8 +126,8 @@ module_definition module() {
   };
   return module_decl<service>("stamper")
       .migrations({init})
-      .setting({"prefix", config::type::string, "stamp", "Id prefix of a stamp", {}, {}, {}})
-      .setting({"max_age_s", config::type::integer, 3600, "A stamp is fresh this long", 1, 86400, {}})
+      .setting(prefix)
+      .setting(max_age_s)
       .handle<stamp>(&service::on_stamp)
       .handle<fresh>(&service::on_fresh)
       .route<stamp>(doc, decode, encode)
