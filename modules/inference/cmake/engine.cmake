@@ -4,11 +4,11 @@
 # is shared with the benchmark.
 if(AGORA_WITH_TORCH)
   add_library(agora_inference_engine STATIC
-    src/safetensors.cpp
-    src/model_config.cpp
-    src/model.cpp
-    src/sampler.cpp
-    src/scheduler.cpp)
+    src/engine/safetensors.cpp
+    src/engine/model_config.cpp
+    src/engine/model.cpp
+    src/engine/sampler.cpp
+    src/engine/scheduler.cpp)
   target_include_directories(agora_inference_engine PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/src)
   target_link_libraries(agora_inference_engine
     PUBLIC ${TORCH_LIBRARIES} agora_core agora_tokenizer nlohmann_json::nlohmann_json fmt::fmt)

@@ -2,10 +2,10 @@
 # engine, scheduler, tokenizer and chat templates. Other code sees include/ only.
 if(AGORA_WITH_TORCH)
   add_library(agora_inference STATIC
-    src/conversations.cpp
-    src/http_api.cpp
-    src/module.cpp
-    src/service.cpp)
+    src/service/conversations.cpp
+    src/service/http_api.cpp
+    src/service/module.cpp
+    src/service/service.cpp)
   target_include_directories(agora_inference PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
   target_link_libraries(agora_inference
     PUBLIC agora_inference_api agora_core

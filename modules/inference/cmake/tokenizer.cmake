@@ -5,11 +5,11 @@ pkg_check_modules(AGORA_PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(AGORA_ICU_UC REQUIRED IMPORTED_TARGET icu-uc)
 
 add_library(agora_tokenizer STATIC
-  src/model_files.cpp
-  src/tokenizer.cpp
-  src/tokenizer_bpe.cpp
-  src/tokenizer_regex.cpp
-  src/tokenizer_text.cpp)
+  src/engine/model_files.cpp
+  src/text/tokenizer.cpp
+  src/text/tokenizer_bpe.cpp
+  src/text/tokenizer_regex.cpp
+  src/text/tokenizer_text.cpp)
 target_include_directories(agora_tokenizer PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
 target_link_libraries(agora_tokenizer
   PRIVATE nlohmann_json::nlohmann_json fmt::fmt PkgConfig::AGORA_PCRE2 PkgConfig::AGORA_ICU_UC)

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <string>
 
-#include "chat_template.hpp"
+#include "text/chat_template.hpp"
 
 using agora::inference::chat_template;
 using agora::inference::load_chat_template_source;

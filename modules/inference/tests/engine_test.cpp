@@ -10,11 +10,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "model.hpp"
-#include "model_config.hpp"
+#include "engine/model.hpp"
+#include "engine/model_config.hpp"
 #include "model_fixture.hpp"
-#include "safetensors.hpp"
-#include "sampler.hpp"
+#include "engine/safetensors.hpp"
+#include "engine/sampler.hpp"
 
 using namespace agora::inference;
 using namespace agora::inference::testing;

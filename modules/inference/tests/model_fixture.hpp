@@ -10,7 +10,7 @@
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
-#include "safetensors.hpp"
+#include "engine/safetensors.hpp"
 
 namespace agora::inference::testing {
 

@@ -1,5 +1,5 @@
 // torch first: Catch's CHECK must be the definition that stays.
-#include "scheduler.hpp"
+#include "engine/scheduler.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -20,10 +20,10 @@
 #include <agora/metrics.hpp>
 #include <nlohmann/json.hpp>
 
-#include "model.hpp"
-#include "model_config.hpp"
+#include "engine/model.hpp"
+#include "engine/model_config.hpp"
 #include "model_fixture.hpp"
-#include "tokenizer.hpp"
+#include "text/tokenizer.hpp"
 
 using namespace agora::inference;
 using namespace agora::inference::testing;

@@ -1,5 +1,5 @@
-#include "tokenizer.hpp"
-#include "tokenizer_text.hpp"
+#include "text/tokenizer.hpp"
+#include "text/tokenizer_text.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "chat_template.hpp"
+#include "text/chat_template.hpp"
 
 namespace {
 

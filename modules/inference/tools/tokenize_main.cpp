@@ -1,4 +1,4 @@
-#include "tokenizer.hpp"
+#include "text/tokenizer.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-#include "jinja_interpreter.hpp"
+#include "text/jinja_interpreter.hpp"
 
 #include <algorithm>
 #include <chrono>

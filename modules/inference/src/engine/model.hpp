@@ -9,8 +9,8 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "model_config.hpp"
-#include "model_files.hpp"
+#include "engine/model_config.hpp"
+#include "engine/model_files.hpp"
 
 namespace agora::inference {
 

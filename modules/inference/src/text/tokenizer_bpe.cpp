@@ -1,7 +1,7 @@
-#include "tokenizer_bpe.hpp"
+#include "text/tokenizer_bpe.hpp"
 
-#include "model_files.hpp"
-#include "tokenizer_text.hpp"
+#include "engine/model_files.hpp"
+#include "text/tokenizer_text.hpp"
 
 #include <fmt/format.h>
 

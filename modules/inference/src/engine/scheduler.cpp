@@ -1,4 +1,4 @@
-#include "scheduler.hpp"
+#include "engine/scheduler.hpp"
 
 #include <algorithm>
 #include <array>

@@ -12,9 +12,9 @@
 #include <agora/metrics.hpp>
 #include <agora/result.hpp>
 
-#include "model.hpp"
-#include "sampler.hpp"
-#include "tokenizer.hpp"
+#include "engine/model.hpp"
+#include "engine/sampler.hpp"
+#include "text/tokenizer.hpp"
 
 namespace agora::inference {
 

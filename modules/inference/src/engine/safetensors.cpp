@@ -1,4 +1,4 @@
-#include "safetensors.hpp"
+#include "engine/safetensors.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "model_config.hpp"
+#include "engine/model_config.hpp"
 
 namespace agora::inference {
 namespace {

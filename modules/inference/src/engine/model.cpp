@@ -1,4 +1,4 @@
-#include "model.hpp"
+#include "engine/model.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include "safetensors.hpp"
+#include "engine/safetensors.hpp"
 
 namespace agora::inference {
 namespace {

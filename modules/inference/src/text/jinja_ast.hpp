@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "jinja_value.hpp"
+#include "text/jinja_value.hpp"
 
 namespace agora::inference::jinja {
 

@@ -1,4 +1,4 @@
-#include "model_config.hpp"
+#include "engine/model_config.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -12,7 +12,7 @@
 
 #include <agora/result.hpp>
 
-#include "sampler.hpp"
+#include "engine/sampler.hpp"
 
 // The OpenAI-compatible wire format of the inference module: parsing and validating
 // POST /v1/chat/completions and /v1/completions bodies, building the response objects,

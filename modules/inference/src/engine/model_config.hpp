@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "model_files.hpp"
+#include "engine/model_files.hpp"
 
 namespace agora::inference {
 

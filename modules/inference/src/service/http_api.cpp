@@ -1,6 +1,6 @@
-#include "http_api.hpp"
+#include "service/http_api.hpp"
 
-#include "openai.hpp"
+#include "service/openai.hpp"
 
 #include <inference/api.hpp>
 

@@ -2,7 +2,7 @@
 
 #include <string_view>
 
-#include "jinja_ast.hpp"
+#include "text/jinja_ast.hpp"
 
 namespace agora::inference::jinja {
 

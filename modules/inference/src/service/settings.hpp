@@ -1,6 +1,6 @@
 #pragma once
 
-#include "model.hpp"
+#include "engine/model.hpp"
 
 #include <agora/config.hpp>
 

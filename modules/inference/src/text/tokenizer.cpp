@@ -1,9 +1,9 @@
-#include "tokenizer.hpp"
+#include "text/tokenizer.hpp"
 
-#include "model_files.hpp"
-#include "tokenizer_bpe.hpp"
-#include "tokenizer_regex.hpp"
-#include "tokenizer_text.hpp"
+#include "engine/model_files.hpp"
+#include "text/tokenizer_bpe.hpp"
+#include "text/tokenizer_regex.hpp"
+#include "text/tokenizer_text.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-#include "sampler.hpp"
+#include "engine/sampler.hpp"
 
 #include <algorithm>
 #include <cmath>

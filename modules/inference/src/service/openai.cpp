@@ -1,4 +1,4 @@
-#include "openai.hpp"
+#include "service/openai.hpp"
 
 #include <array>
 #include <charconv>

@@ -1,7 +1,7 @@
-#include "conversations.hpp"
-#include "http_api.hpp"
-#include "service.hpp"
-#include "settings.hpp"
+#include "service/conversations.hpp"
+#include "service/http_api.hpp"
+#include "service/service.hpp"
+#include "service/settings.hpp"
 
 #include <inference/api.hpp>
 

@@ -1,4 +1,4 @@
-#include "jinja_value.hpp"
+#include "text/jinja_value.hpp"
 
 #include <algorithm>
 #include <charconv>

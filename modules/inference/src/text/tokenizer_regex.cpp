@@ -1,5 +1,5 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "tokenizer_regex.hpp"
+#include "text/tokenizer_regex.hpp"
 
 #include <pcre2.h>
 

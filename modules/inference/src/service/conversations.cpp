@@ -1,4 +1,4 @@
-#include "conversations.hpp"
+#include "service/conversations.hpp"
 
 #include <agora/ids.hpp>
 #include <agora/rest.hpp>

@@ -10,7 +10,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "model_files.hpp"
+#include "engine/model_files.hpp"
 
 namespace agora::inference {
 

@@ -1,9 +1,9 @@
-#include "service.hpp"
-#include "settings.hpp"
+#include "service/service.hpp"
+#include "service/settings.hpp"
 
 #include <catalog/api.hpp>
 
-#include "conversations.hpp"
+#include "service/conversations.hpp"
 
 #include <agora/ids.hpp>
 #include <agora/log.hpp>

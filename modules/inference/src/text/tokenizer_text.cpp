@@ -1,4 +1,4 @@
-#include "tokenizer_text.hpp"
+#include "text/tokenizer_text.hpp"
 
 #include <unicode/bytestream.h>
 #include <unicode/normalizer2.h>

@@ -1,4 +1,4 @@
-#include "model_files.hpp"
+#include "engine/model_files.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

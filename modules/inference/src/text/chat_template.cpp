@@ -1,10 +1,10 @@
-#include "chat_template.hpp"
+#include "text/chat_template.hpp"
 
 #include <fmt/format.h>
 
-#include "jinja_interpreter.hpp"
-#include "jinja_parser.hpp"
-#include "model_files.hpp"
+#include "text/jinja_interpreter.hpp"
+#include "text/jinja_parser.hpp"
+#include "engine/model_files.hpp"
 
 namespace agora::inference {
 

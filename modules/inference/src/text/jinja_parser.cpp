@@ -1,10 +1,10 @@
-#include "jinja_parser.hpp"
+#include "text/jinja_parser.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cstdlib>
 
-#include "chat_template.hpp"
+#include "text/chat_template.hpp"
 
 namespace agora::inference::jinja {
 

@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "chat_template.hpp"
-#include "jinja_ast.hpp"
+#include "text/chat_template.hpp"
+#include "text/jinja_ast.hpp"
 
 namespace agora::inference::jinja {
 

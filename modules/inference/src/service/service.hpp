@@ -2,11 +2,11 @@
 
 #include <inference/api.hpp>
 
-#include "chat_template.hpp"
-#include "model_config.hpp"
-#include "response_cache.hpp"
-#include "scheduler.hpp"
-#include "tokenizer.hpp"
+#include "text/chat_template.hpp"
+#include "engine/model_config.hpp"
+#include "service/response_cache.hpp"
+#include "engine/scheduler.hpp"
+#include "text/tokenizer.hpp"
 
 #include <agora/module.hpp>
 #include <agora/task_group.hpp>
