@@ -31,7 +31,7 @@ for run in $(seq 1 "$runs"); do
   t1=$(date +%s.%N)
   for p in "${loaders[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   answered=$(cat "$DATA"/load-*.log | grep -c '^201$' || true)
-  took=$(echo "$t1 - $t0" | bc -l)
+  took=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
   times+=("$took")
   printf '| %d | %d | %.3f | %s |\n' "$run" "$status" "$took" "$answered"
   kill -9 "$AGORA_PID" 2>/dev/null || true
