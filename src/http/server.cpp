@@ -258,7 +258,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
     tasks_.fetch_add(1);
     asio::co_spawn(acceptor_.get_executor(), accept_loop(shared_from_this()),
                    [self = shared_from_this()](std::exception_ptr e) {
-                     self->tasks_.fetch_sub(1);
+                     self->task_done();
                      if (e) log::error("http", "accept loop failed");
                    });
   }
@@ -293,7 +293,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
       auto exec = socket.get_executor();
       asio::co_spawn(exec, reject(self, beast::tcp_stream(std::move(socket)), 429,
                                   "this client has too many open connections"),
-                     [self](std::exception_ptr) { self->tasks_.fetch_sub(1); });
+                     [self](std::exception_ptr) { self->task_done(); });
       return;
     }
     const std::size_t open = connections_.load();
@@ -307,7 +307,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
         auto exec = socket.get_executor();
         asio::co_spawn(exec, reject(self, beast::tcp_stream(std::move(socket)), 503,
                                     "the server has too many open connections"),
-                       [self](std::exception_ptr) { self->tasks_.fetch_sub(1); });
+                       [self](std::exception_ptr) { self->task_done(); });
         return;
       }
       probe_only = true;
@@ -338,7 +338,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
                        self->connections_gauge_->add(-1);
                      }
                      self->release_client_slot(c->client);
-                     self->tasks_.fetch_sub(1);
+                     self->task_done();
                      if (e) log::error("http", "connection failed unexpectedly");
                    }));
   }
@@ -890,12 +890,21 @@ struct server::impl : std::enable_shared_from_this<impl> {
     for_each_connection([](connection& c) {
       if (c.idle) c.stream.close();
     });
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    auto wait_until = [&](clock::time_point until) -> asio::awaitable<void> {
-      while (tasks_.load() > 0 && clock::now() < until) {
-        timer.expires_after(std::chrono::milliseconds(5));
-        co_await timer.async_wait(use_tuple);
-      }
+    // Waits on the idle strand until no task runs or `until` passes: the check and the
+    // wait's start happen in one strand turn, and task_done's wake-up runs on the same
+    // strand, so the last task's end is never missed (no polling).
+    auto wait_until = [self](clock::time_point until) -> asio::awaitable<void> {
+      auto wait = [](std::shared_ptr<impl> s, clock::time_point u) -> asio::awaitable<void> {
+        asio::steady_timer timer(s->idle_strand_);
+        s->idle_timer_ = &timer;
+        while (s->tasks_.load() > 0 && clock::now() < u) {
+          timer.expires_at(u);
+          co_await timer.async_wait(use_tuple);
+        }
+        s->idle_timer_ = nullptr;
+      };
+      auto op = wait(self, until);
+      co_await asio::co_spawn(self->idle_strand_, std::move(op), asio::use_awaitable);
     };
     co_await wait_until(deadline);
     if (tasks_.load() > 0) {
@@ -916,6 +925,16 @@ struct server::impl : std::enable_shared_from_this<impl> {
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> connections_{0};
   std::atomic<std::size_t> tasks_{0};
+  // shutdown()'s wait for the last task: the timer it waits on, touched only on the strand.
+  asio::strand<asio::io_context::executor_type> idle_strand_{asio::make_strand(io_)};
+  asio::steady_timer* idle_timer_ = nullptr;
+
+  void task_done() {
+    if (tasks_.fetch_sub(1) != 1) return;
+    asio::post(idle_strand_, [self = shared_from_this()] {
+      if (self->idle_timer_) self->idle_timer_->cancel();
+    });
+  }
   std::atomic<std::size_t> probing_{0};  // connections over the cap, serving one probe
 
   std::vector<filter> filters_;
