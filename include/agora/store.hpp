@@ -102,9 +102,24 @@ class statement {
   std::optional<std::int64_t> opt_int64(int col) const;
   bool is_null(int col) const;
 
+  // Reads the current row's columns, from the first, into `out...` in order, each by its
+  // type (std::string, std::optional<std::string>, std::int64_t, std::optional<std::int64_t>,
+  // double): the SELECT's column list and this call name the same fields in the same order.
+  template <class... T>
+  void columns(T&... out) const {
+    int col = 0;
+    (read_column(col++, out), ...);
+  }
+
   void reset();
 
  private:
+  void read_column(int col, std::string& v) const { v = text(col); }
+  void read_column(int col, std::optional<std::string>& v) const { v = opt_text(col); }
+  void read_column(int col, std::int64_t& v) const { v = int64(col); }
+  void read_column(int col, std::optional<std::int64_t>& v) const { v = opt_int64(col); }
+  void read_column(int col, double& v) const { v = real(col); }
+
   sqlite3* db_;
   sqlite3_stmt* stmt_;
 };

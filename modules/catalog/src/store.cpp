@@ -12,29 +12,16 @@ constexpr std::string_view category_columns = "id, name, parent_id, description,
 
 product read_product(const store::statement& q) {
   product p;
-  p.id = q.text(0);
-  p.sku = q.text(1);
-  p.name = q.text(2);
-  p.description = q.text(3);
-  p.price.amount = q.int64(4);
-  p.price.currency = q.text(5);
-  p.category_id = q.opt_text(6);
-  p.status = product_status_from_string(q.text(7)).value_or(product_status::active);
-  p.version = q.int64(8);
-  p.created_at = q.text(9);
-  p.updated_at = q.text(10);
+  std::string status;
+  q.columns(p.id, p.sku, p.name, p.description, p.price.amount, p.price.currency, p.category_id, status, p.version,
+            p.created_at, p.updated_at);
+  p.status = product_status_from_string(status).value_or(product_status::active);
   return p;
 }
 
 category read_category(const store::statement& q) {
   category c;
-  c.id = q.text(0);
-  c.name = q.text(1);
-  c.parent_id = q.opt_text(2);
-  c.description = q.text(3);
-  c.version = q.int64(4);
-  c.created_at = q.text(5);
-  c.updated_at = q.text(6);
+  q.columns(c.id, c.name, c.parent_id, c.description, c.version, c.created_at, c.updated_at);
   return c;
 }
 

@@ -46,12 +46,9 @@ json conversation_schema() {
 
 conversation read_row(store::statement& q) {
   conversation c;
-  c.id = q.text(0);
-  c.model = q.text(1);
-  c.title = q.text(2);
-  c.created_at = q.text(3);
-  c.updated_at = q.text(4);
-  c.version = 1 + q.int64(5);
+  std::int64_t messages = 0;
+  q.columns(c.id, c.model, c.title, c.created_at, c.updated_at, messages);
+  c.version = 1 + messages;
   return c;
 }
 

@@ -19,7 +19,9 @@ constexpr std::int64_t default_page = 20;
 error missing() { return error::not_found("no such note"); }
 
 note read_note(const store::statement& st) {
-  return note{st.text(0), st.text(1), st.int64(2), st.text(3), st.text(4)};
+  note n;
+  st.columns(n.id, n.text, n.version, n.created_at, n.updated_at);
+  return n;
 }
 
 std::optional<note> find_note(store::database& db, const std::string& id) {
