@@ -203,4 +203,14 @@ std::string_view http_date() {
   return {buf, static_cast<std::size_t>(len)};
 }
 
+std::string current_exception_message() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
 }  // namespace agora::http::detail

@@ -29,6 +29,10 @@ bool is_valid_traceparent(std::string_view tp);
 // Continues the caller's trace with a new span id, or starts a new trace.
 std::string continue_traceparent(std::string_view incoming);
 
+// Inside a catch block: what the exception being handled says ("unknown exception" for one
+// that is not a std::exception), for a log line.
+std::string current_exception_message();
+
 // RFC 9110 IMF-fixdate of the current second, cached per thread.
 std::string_view http_date();
 

@@ -472,8 +472,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
       c->stream.expires_after(c->probe_only ? probe_read_time : opts_.read_timeout);
       bool keep_alive = false;
       bool answered = false;
-      bool failed = false;
-      std::string failure;
+      std::optional<std::string> failure;
       try {
         auto outcome = co_await read_request(*c, parser);
         if (outcome == read_outcome::request) {
@@ -481,15 +480,11 @@ struct server::impl : std::enable_shared_from_this<impl> {
           answered = true;
           keep_alive = co_await respond(*c, parser.get());
         }
-      } catch (const std::exception& e) {
-        failure = e.what();
-        failed = true;
       } catch (...) {
-        failure = "unknown exception";
-        failed = true;
+        failure = detail::current_exception_message();
       }
-      if (failed) {
-        log::error("http", "connection failed while serving a request", {{"error", failure}});
+      if (failure) {
+        log::error("http", "connection failed while serving a request", {{"error", *failure}});
         if (!answered) co_await refuse(*c, parser, 500, "internal error");
         break;
       }
@@ -683,19 +678,14 @@ struct server::impl : std::enable_shared_from_this<impl> {
 
     route_state* rs = nullptr;
     response res;
-    bool failed = false;
-    std::string failure;
+    std::optional<std::string> failure;
     try {
       res = co_await answer(c, ctx, rs);
-    } catch (const std::exception& e) {
-      failure = e.what();
-      failed = true;
     } catch (...) {
-      failure = "unknown exception";
-      failed = true;
+      failure = detail::current_exception_message();
     }
-    if (failed) {
-      log::error("http", "request failed outside its handler", {{"error", failure}}, &ctx.tr);
+    if (failure) {
+      log::error("http", "request failed outside its handler", {{"error", *failure}}, &ctx.tr);
       ctx.stream = nullptr;
       res = problem(500, "internal error");
     }
@@ -766,10 +756,8 @@ struct server::impl : std::enable_shared_from_this<impl> {
     std::string failure;
     try {
       res = co_await rs.chain.front()(ctx);
-    } catch (const std::exception& e) {
-      failure = e.what();
     } catch (...) {
-      failure = "unknown exception";
+      failure = detail::current_exception_message();
     }
     c.in_handler = false;
     c.handler_timer.cancel();

@@ -1,5 +1,7 @@
 #include "http/streaming.hpp"
 
+#include "http/codec.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -110,10 +112,8 @@ asio::awaitable<void> stream_response(beast::tcp_stream& stream, std::shared_ptr
   active = &writer;
   try {
     co_await produce(writer);
-  } catch (const std::exception& e) {
-    log::error("http", "stream producer failed", {{"error", e.what()}});
   } catch (...) {
-    log::error("http", "stream producer failed", {{"error", "unknown exception"}});
+    log::error("http", "stream producer failed", {{"error", detail::current_exception_message()}});
   }
   active = nullptr;
   if (!writer.failed()) {
