@@ -1,6 +1,7 @@
 #include <agora/app.hpp>
 
 #include <catalog/api.hpp>
+#include <customers/api.hpp>
 #ifdef AGORA_WITH_INFERENCE
 #include <inference/api.hpp>
 #endif
@@ -11,6 +12,7 @@ namespace agora {
 // still orders them by their declared dependencies.
 std::vector<module_definition> all_modules() {
   std::vector<module_definition> out;
+  out.push_back(customers::module());
   out.push_back(catalog::module());
 #ifdef AGORA_WITH_INFERENCE
   out.push_back(inference::module());

@@ -243,7 +243,7 @@ int main(int argc, char** argv) {
     std::string name = command->doc.name;
     try {
       agora::app app(std::move(cfg), std::move(modules));
-      int code = app.run_command(args.command, name, std::move(args.command_args), std::cout, std::cerr);
+      int code = app.run_command(args.command, name, std::move(args.command_args), std::cout, std::cerr, std::cin);
       std::cout.flush();
       return code;
     } catch (const std::exception& e) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <istream>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -45,6 +46,9 @@ class app {
   // modules cannot start. Runtime logs below warn are not written (unless log.level is debug).
   int run_command(std::string_view module, std::string_view command, std::vector<std::string> args,
                   std::ostream& out, std::ostream& err);
+  // The same, with `in` as the command's standard input (the other reads an empty one).
+  int run_command(std::string_view module, std::string_view command, std::vector<std::string> args,
+                  std::ostream& out, std::ostream& err, std::istream& in);
 
   // The clock every module takes the time of day from (system_time() unless set). Call
   // before start(); the clock must outlive the app. Tests and the demo seeder pass a

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <agora/log.hpp>
+#include <agora/principal.hpp>
 #include <agora/result.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -49,6 +50,9 @@ struct request_options {
 
   std::chrono::milliseconds timeout{5000};
   trace tr;
+  // Who the call is made for: the HTTP request's principal, or the caller's own
+  // (bus::nested); anonymous for the platform's own calls.
+  principal who;
   // The JSON forms of the method's request and reply, for a bus that serialises; set by
   // bus::call<M>, so callers never fill it.
   const method_codecs* codecs = nullptr;
@@ -58,6 +62,9 @@ struct request_options {
 struct call_context {
   std::string_view method;
   const trace* tr = nullptr;
+  // Who asked (request_options::who). A handler answers another customer's ids as if
+  // they did not exist.
+  principal who;
   // Reply by then. The caller waits a little longer (a tenth of its timeout, at most
   // 250 ms) so that a reply handed back at this time still reaches it: work bounded by
   // this deadline (store::worker::run) never finishes after its caller has given up.
@@ -65,7 +72,7 @@ struct call_context {
   clock::time_point deadline = clock::time_point::max();
 };
 
-// Options for a call made while answering `c`: the same trace, and the time `c` has
+// Options for a call made while answering `c`: the same trace and principal, and the time `c` has
 // left (at most `cap`), so a nested call never outlives its caller. A deadline already
 // passed gives a zero timeout (the call fails with deadline_exceeded at once).
 request_options nested(const call_context& c, std::chrono::milliseconds cap = std::chrono::milliseconds::max());

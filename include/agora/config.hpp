@@ -276,6 +276,15 @@ inline const integer_setting shutdown_deadline_ms{"shutdown.deadline_ms", 10000,
                                                   "Time given to in-flight work at SIGTERM", {.min = 0, .max = 3600000}};
 inline const string_list_setting modules_enabled{"modules.enabled", {"*"},
                                                  "Modules this process hosts; [\"*\"] is all"};
+inline const string_setting auth_issuer{"auth.issuer", "agora", "The `iss` of access tokens this platform issues and accepts"};
+inline const string_setting auth_audience{"auth.audience", "agora", "The `aud` access tokens must carry"};
+inline const integer_setting auth_leeway_s{"auth.leeway_s", 30, "Clock skew allowed on a token's exp and nbf",
+                                           {.min = 0, .max = 300}};
+inline const integer_setting auth_api_key_cache_s{
+    "auth.api_key_cache_s", 30, "How long a verified API key is trusted without asking again (a revocation drops it at once)",
+    {.min = 0, .max = 3600}};
+inline const boolean_setting auth_metrics_public{"auth.metrics_public", true,
+                                                 "Whether /metrics is open; false: admins (or a key with scope metrics) only"};
 }  // namespace core
 
 // Every handle of config::core, declared.

@@ -2,6 +2,7 @@
 
 #include <agora/log.hpp>
 #include <agora/metrics.hpp>
+#include <agora/principal.hpp>
 #include <agora/result.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -90,9 +91,19 @@ struct request_context {
   // When the server stops waiting for the handler (504): bus calls made for this
   // request get the time left, not a fixed timeout.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // The peer's IP address (the connection's, not a header's: a proxy in front sets
+  // its own); empty when unknown.
+  std::string client_address;
+  // Who is calling: anonymous until the auth filter (auth::guard) verifies a credential.
+  // Carried onto every bus call made for the request (route_env::options).
+  principal who;
 };
 
 using handler = std::function<asio::awaitable<response>(request_context&)>;
+
+// The shape of a route's error bodies: RFC 9457 problem+json, or OpenAI's
+// {"error": {"message", "type", "param", "code"}} on the OpenAI-compatible routes.
+enum class error_shape { problem, openai };
 
 struct query_param_doc {
   std::string name;
@@ -123,6 +134,11 @@ struct route {
   // may give up on (a generation). A client that half-closes after its request counts as
   // gone, as it does behind nginx.
   bool cancel_on_disconnect = false;
+  // Who may call it: closed (an authenticated principal) unless declared otherwise;
+  // enforced by the auth filter and documented as the operation's `security`.
+  access who = access::signed_in();
+  // What the filters (401, 403, 429) answer in; the handler answers in it too.
+  error_shape errors = error_shape::problem;
 };
 
 // A route with its documentation's essentials; fill in schemas and responses after.
@@ -162,6 +178,9 @@ class router {
 response problem(int status, std::string_view detail, const std::vector<field_error>& fields = {});
 response problem(const error& e);
 response json_response(int status, const nlohmann::json& body);
+// An error in `shape`; `code` is OpenAI's machine-readable code ("invalid_api_key"),
+// unused by problem+json.
+response error_response(error_shape shape, int status, std::string_view detail, std::string_view code = {});
 std::string_view reason(int status);
 
 struct server_options {

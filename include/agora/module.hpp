@@ -15,6 +15,7 @@
 #include <concepts>
 #include <functional>
 #include <memory>
+#include <istream>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -72,6 +73,11 @@ class module_context {
   template <std::derived_from<config::setting_handle> H>
   typename H::value_type get(const H& h) const {
     return config_.get(h, "modules." + module_ + "." + h.key());
+  }
+  // The value of one of the core's settings (config::core::auth_issuer, say).
+  template <std::derived_from<config::setting_handle> H>
+  typename H::value_type core_setting(const H& h) const {
+    return config_.get(h);
   }
   // modules.<module>.replicas, which the runtime declares for every module.
   int replicas() const { return static_cast<int>(config_.integer("modules." + module_ + ".replicas")); }
@@ -145,6 +151,7 @@ struct command_context {
   std::vector<std::string> args;
   std::ostream& out;
   std::ostream& err;
+  std::istream& in;  // standard input in the binary (a password, say); empty when embedded
 
   // Writes "agora <module> <name>: <why>" and the usage line to err; returns 2, the exit
   // code of refused arguments.
@@ -174,13 +181,15 @@ struct route_env {
   bus::bus& bus;
   std::chrono::milliseconds timeout;  // the longest a bus call may take (bus.request_timeout_ms)
 
-  // The request's trace, and the time it has left before its 504 (at most `timeout`).
+  // The request's trace and principal, and the time it has left before its 504 (at most `timeout`).
   bus::request_options options(const http::request_context& ctx) const {
     auto left = ctx.deadline == std::chrono::steady_clock::time_point::max()
                     ? timeout
                     : std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline -
                                                                             std::chrono::steady_clock::now());
-    return bus::request_options(std::clamp(left, std::chrono::milliseconds(0), timeout), ctx.tr);
+    bus::request_options o(std::clamp(left, std::chrono::milliseconds(0), timeout), ctx.tr);
+    o.who = ctx.who;
+    return o;
   }
 
   // Calls bus method M on behalf of the request (see options()). Name `req` before

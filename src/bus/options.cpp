@@ -11,6 +11,7 @@ request_options nested(const call_context& c, std::chrono::milliseconds cap) {
                   : std::chrono::duration_cast<std::chrono::milliseconds>(c.deadline - clock::now());
   request_options o(std::clamp(left, std::chrono::milliseconds(0), cap));
   if (c.tr) o.tr = *c.tr;
+  o.who = c.who;
   return o;
 }
 

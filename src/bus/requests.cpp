@@ -82,12 +82,13 @@ asio::awaitable<result<message>> core::request(std::shared_ptr<core> c, std::str
   c->requests_in_flight_.fetch_add(1);
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(result<message>)>(
       [](auto handler, std::shared_ptr<core> c, std::shared_ptr<method_state> m, std::shared_ptr<replica_state> rep,
-         message msg, trace tr, clock::time_point start, clock::time_point deadline) {
+         message msg, trace tr, principal who, clock::time_point start, clock::time_point deadline) {
         auto op = std::make_shared<call_op<decltype(handler)>>(std::move(handler), std::move(m), std::move(msg),
                                                                std::move(tr), start, deadline);
+        op->ctx_.who = std::move(who);
         c->start_call(std::move(op), std::move(rep));
       },
-      asio::use_awaitable, c, std::move(m), std::move(rep), std::move(msg), std::move(opts.tr), start,
+      asio::use_awaitable, c, std::move(m), std::move(rep), std::move(msg), std::move(opts.tr), std::move(opts.who), start,
       start + timeout);
 }
 

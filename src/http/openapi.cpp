@@ -113,6 +113,14 @@ json operation(const route& r) {
   }
   if (r.responses.empty()) responses["200"] = {{"description", reason(200)}};
   std::vector<int> standard = {400, 404, 405, 422, 500, 504};
+  if (r.who.open) {
+    op["security"] = json::array();
+  } else {
+    op["security"] = json::array({{{"bearerAuth", json::array()}}, {{"apiKeyAuth", json::array()}}});
+    if (!r.who.roles.empty()) op["x-agora-roles"] = r.who.roles;
+    if (!r.who.scope.empty()) op["x-agora-scope"] = r.who.scope;
+    standard.insert(standard.end(), {401, 403});
+  }
   if (takes_body) standard.insert(standard.end(), {413, 415});
   for (int status : standard) {
     std::string key = std::to_string(status);
@@ -139,7 +147,20 @@ json router::openapi(std::string_view title, std::string_view version) const {
       {"openapi", "3.1.0"},
       {"info", {{"title", title}, {"version", version}}},
       {"paths", std::move(paths)},
-      {"components", {{"schemas", {{"Problem", problem_schema()}}}}},
+      {"components",
+       {{"schemas", {{"Problem", problem_schema()}}},
+        {"securitySchemes",
+         {{"bearerAuth",
+           {{"type", "http"},
+            {"scheme", "bearer"},
+            {"bearerFormat", "JWT"},
+            {"description", "An access token from POST /v1/auth/login (EdDSA or RS256, keys at /.well-known/jwks.json); "
+                            "an API key is also accepted here"}}},
+          {"apiKeyAuth",
+           {{"type", "apiKey"},
+            {"in", "header"},
+            {"name", "X-API-Key"},
+            {"description", "An API key (agk_…) made at POST /v1/api-keys"}}}}}}},
   };
   if (!tag_list.empty()) doc["tags"] = std::move(tag_list);
   return doc;

@@ -112,10 +112,36 @@ response problem(int status, std::string_view detail, const std::vector<field_er
   return res;
 }
 
+response error_response(error_shape shape, int status, std::string_view detail, std::string_view code) {
+  if (shape == error_shape::problem) return problem(status, detail);
+  std::string_view type = "invalid_request_error";
+  switch (status) {
+    case 401: type = "authentication_error"; break;
+    case 403: type = "permission_error"; break;
+    case 404: type = "not_found_error"; break;
+    case 429: type = "rate_limit_exceeded"; break;
+    default:
+      if (status >= 500) type = "server_error";
+  }
+  nlohmann::json body = {{"error",
+                          {{"message", detail},
+                           {"type", type},
+                           {"param", nullptr},
+                           {"code", code.empty() ? nlohmann::json(nullptr) : nlohmann::json(code)}}}};
+  response res{static_cast<beast::http::status>(status), 11};
+  res.set(beast::http::field::content_type, "application/json");
+  if (status == 429 || status == 503) res.set(beast::http::field::retry_after, "1");
+  res.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  res.prepare_payload();
+  return res;
+}
+
 // An internal error's message is for the log, not the client: it may name a table or a file.
 response problem(const error& e) {
   if (e.code == errc::internal) return problem(http_status(e.code), "internal error", e.fields);
-  return problem(http_status(e.code), e.message, e.fields);
+  auto res = problem(http_status(e.code), e.message, e.fields);
+  if (e.retry_after_s > 0) res.set(beast::http::field::retry_after, std::to_string(e.retry_after_s));
+  return res;
 }
 
 }  // namespace agora::http

@@ -95,13 +95,37 @@ struct route_stats {
   std::unique_ptr<std::atomic<metrics::counter*>[]> by_status;
 };
 
+// The JSON body of a route that takes one: 415 and 400 problems when it is not.
+std::optional<response> parse_body(request_context& ctx) {
+  if (ctx.matched->request_schema.is_null() || !ctx.matched->parse_body) return std::nullopt;
+  auto type = ctx.req.find(bhttp::field::content_type);
+  if (type == ctx.req.end() || !detail::is_json_media_type(type->value()))
+    return problem(415, "this route takes an application/json body");
+  try {
+    ctx.body = nlohmann::json::parse(ctx.req.body());
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string where = "malformed JSON at byte " + std::to_string(e.byte);
+    return problem(400, "the request body is not valid JSON (" + where + ")", {{"body", where}});
+  } catch (const nlohmann::json::out_of_range&) {
+    return problem(400, "the request body holds a number too large for a double", {{"body", "number out of range"}});
+  } catch (const nlohmann::json::exception&) {
+    return problem(400, "the request body is not valid JSON", {{"body", "not valid JSON"}});
+  }
+  return std::nullopt;
+}
+
 // A route with its filter chain bound once: chain[i] runs filter i with chain[i + 1]
 // as `next`; the last entry is the handler.
 struct route_state {
   route_state(const route& r, const std::vector<filter>& filters, metrics::registry& reg)
       : r(r), stats(reg, method_label(r.method), r.pattern) {
     chain.resize(filters.size() + 1);
-    chain.back() = r.fn;
+    // The body is parsed after the filters, so a refused caller (401, 403, 429) costs no
+    // JSON parse and learns nothing about the body's shape.
+    chain.back() = [&r](request_context& ctx) -> asio::awaitable<response> {
+      if (auto refused = parse_body(ctx)) co_return std::move(*refused);
+      co_return co_await r.fn(ctx);
+    };
     for (std::size_t i = filters.size(); i-- > 0;) {
       const filter* f = &filters[i];
       const next_fn* next = &chain[i + 1];
@@ -648,8 +672,6 @@ struct server::impl : std::enable_shared_from_this<impl> {
     std::string_view target = ctx.req.target();
     std::size_t qmark = target.find('?');
     if (qmark != std::string_view::npos) detail::parse_query(target.substr(qmark + 1), ctx.query);
-    std::optional<response> refused = parse_body(ctx);
-    if (refused) co_return std::move(*refused);
     co_return co_await invoke(c, *rs, ctx);
   }
 
@@ -663,6 +685,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
     std::string_view path = target.substr(0, target.find('?'));
 
     request_context ctx{req, path, {}, {}, {}, {}, nullptr, {}};
+    ctx.client_address = c.client;
     c.request_id.clear();
     c.traceparent.clear();
     ctx.tr.request_id = std::move(c.request_id);
@@ -714,24 +737,6 @@ struct server::impl : std::enable_shared_from_this<impl> {
     c.request_id = std::move(ctx.tr.request_id);
     c.traceparent = std::move(ctx.tr.traceparent);
     co_return keep_alive && !ec;
-  }
-
-  std::optional<response> parse_body(request_context& ctx) {
-    if (ctx.matched->request_schema.is_null() || !ctx.matched->parse_body) return std::nullopt;
-    auto type = ctx.req.find(bhttp::field::content_type);
-    if (type == ctx.req.end() || !detail::is_json_media_type(type->value()))
-      return problem(415, "this route takes an application/json body");
-    try {
-      ctx.body = nlohmann::json::parse(ctx.req.body());
-    } catch (const nlohmann::json::parse_error& e) {
-      std::string where = "malformed JSON at byte " + std::to_string(e.byte);
-      return problem(400, "the request body is not valid JSON (" + where + ")", {{"body", where}});
-    } catch (const nlohmann::json::out_of_range&) {
-      return problem(400, "the request body holds a number too large for a double", {{"body", "number out of range"}});
-    } catch (const nlohmann::json::exception&) {
-      return problem(400, "the request body is not valid JSON", {{"body", "not valid JSON"}});
-    }
-    return std::nullopt;
   }
 
   asio::awaitable<response> invoke(connection& c, route_state& rs, request_context& ctx) {

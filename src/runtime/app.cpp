@@ -1,4 +1,5 @@
 #include <agora/app.hpp>
+#include <agora/auth.hpp>
 #include <agora/local_bus.hpp>
 #include <agora/log.hpp>
 
@@ -18,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 namespace agora {
@@ -100,6 +102,8 @@ std::optional<std::uint64_t> parse_sequence(std::string_view text) {
   return v;
 }
 
+access admin_only() { return access::any_role({std::string(roles::admin)}, "admin"); }
+
 template <class T>
 T wait(asio::io_context& io, asio::any_io_executor ex, asio::awaitable<T> a) {
   return asio::co_spawn(ex, std::move(a), asio::use_future).get();
@@ -128,6 +132,7 @@ struct app::impl {
   std::unique_ptr<bus::bus> bus;
   http::router router;
   std::unique_ptr<http::server> server;
+  std::shared_ptr<auth::identity_authenticator> authenticator;
   std::vector<running_module> modules;
   std::string openapi_doc;
   // Set by run_command: start only this module and its dependencies, without the HTTP
@@ -154,7 +159,8 @@ void app::impl::add_core_routes() {
                 co_return http::json_response(200, {{"status", "ok"}});
               },
               "getHealth", "Liveness: the process is up", "operations", nullptr,
-              {{200, {{"type", "object"}, {"properties", {{"status", {{"type", "string"}}}}}}}}});
+              {{200, {{"type", "object"}, {"properties", {{"status", {{"type", "string"}}}}}}}}, {}, {}, "application/json",
+              true, false, access::anyone()});
   router.add({verb::get, "/readyz",
               [this](http::request_context&) -> asio::awaitable<http::response> {
                 if (is_ready.load()) co_return http::json_response(200, {{"status", "ready"}});
@@ -162,7 +168,8 @@ void app::impl::add_core_routes() {
                 co_return r;
               },
               "getReadiness", "Readiness: modules started and accepting traffic", "operations", nullptr,
-              {{200, {{"type", "object"}, {"properties", {{"status", {{"type", "string"}}}}}}}}});
+              {{200, {{"type", "object"}, {"properties", {{"status", {{"type", "string"}}}}}}}}, {}, {}, "application/json",
+              true, false, access::anyone()});
   router.add({verb::get, "/metrics",
               [this](http::request_context&) -> asio::awaitable<http::response> {
                 http::response res{boost::beast::http::status::ok, 11};
@@ -172,7 +179,9 @@ void app::impl::add_core_routes() {
                 co_return res;
               },
               "getMetrics", "Prometheus metrics", "operations", nullptr,
-              {{200, {{"type", "string"}}}}, {}, {}, "text/plain"});
+              {{200, {{"type", "string"}}}}, {}, {}, "text/plain", true, false,
+              cfg.get(config::core::auth_metrics_public) ? access::anyone()
+                                                        : access::any_role({std::string(roles::admin)}, "metrics")});
   router.add({verb::get, "/openapi.json",
               [this](http::request_context&) -> asio::awaitable<http::response> {
                 http::response res{boost::beast::http::status::ok, 11};
@@ -181,12 +190,14 @@ void app::impl::add_core_routes() {
                 res.prepare_payload();
                 co_return res;
               },
-              "getOpenApi", "This OpenAPI 3.1 document", "operations", nullptr, {{200, {{"type", "object"}}}}});
+              "getOpenApi", "This OpenAPI 3.1 document", "operations", nullptr, {{200, {{"type", "object"}}}}, {}, {},
+              "application/json", true, false, access::anyone()});
   router.add({verb::get, "/v1/admin/bus",
               [this](http::request_context&) -> asio::awaitable<http::response> {
                 co_return http::json_response(200, bus->stats());
               },
-              "getBusStats", "Bus queues, consumers and responders", "admin", nullptr, {{200, {{"type", "object"}}}}});
+              "getBusStats", "Bus queues, consumers and responders", "admin", nullptr, {{200, {{"type", "object"}}}}, {}, {},
+              "application/json", true, false, admin_only()});
   router.add({verb::get, "/v1/admin/dead-letters",
               [this](http::request_context&) -> asio::awaitable<http::response> {
                 nlohmann::json out = nlohmann::json::array();
@@ -196,7 +207,7 @@ void app::impl::add_core_routes() {
                 co_return http::json_response(200, {{"data", out}});
               },
               "listDeadLetters", "Events that exhausted their deliveries", "admin", nullptr,
-              {{200, {{"type", "object"}}}}});
+              {{200, {{"type", "object"}}}}, {}, {}, "application/json", true, false, admin_only()});
   router.add({verb::post, "/v1/admin/dead-letters/{seq}/replay",
               [this](http::request_context& ctx) -> asio::awaitable<http::response> {
                 auto seq = parse_sequence(ctx.param("seq").value_or(""));
@@ -208,7 +219,7 @@ void app::impl::add_core_routes() {
                 co_return http::json_response(202, {{"replayed", *seq}});
               },
               "replayDeadLetter", "Put a dead letter back on its group's queue", "admin", nullptr,
-              {{202, {{"type", "object"}}}}});
+              {{202, {{"type", "object"}}}}, {}, {}, "application/json", true, false, admin_only()});
 }
 
 app::app(config::config cfg, std::vector<module_definition> modules)
@@ -263,6 +274,15 @@ void app::start() {
                 {{"module", def->name}, {"replicas", replicas}, {"schema_version", def->migrations.size()}});
     }
     if (s.command_module) return;
+    auth::identity_options ao;
+    ao.issuer = s.cfg.get(config::core::auth_issuer);
+    ao.audience = s.cfg.get(config::core::auth_audience);
+    ao.leeway = std::chrono::seconds(s.cfg.get(config::core::auth_leeway_s));
+    ao.api_key_cache = std::chrono::seconds(s.cfg.get(config::core::auth_api_key_cache_s));
+    auto auth_strand = asio::make_strand(s.io.get_executor());
+    s.authenticator = std::make_shared<auth::identity_authenticator>(*s.bus, auth_strand, ao, *s.time, s.metrics);
+    wait(s.io, auth_strand, s.authenticator->start("server"));
+    s.router.use(auth::guard(s.authenticator, s.metrics));
     s.add_core_routes();
     route_env env{*s.bus, std::chrono::milliseconds(s.cfg.get(config::core::bus_request_timeout_ms))};
     for (const auto& rm : s.modules)
@@ -285,6 +305,12 @@ void app::start() {
 
 int app::run_command(std::string_view module, std::string_view command, std::vector<std::string> args,
                      std::ostream& out, std::ostream& err) {
+  std::istringstream nothing;
+  return run_command(module, command, std::move(args), out, err, nothing);
+}
+
+int app::run_command(std::string_view module, std::string_view command, std::vector<std::string> args,
+                     std::ostream& out, std::ostream& err, std::istream& in) {
   auto& s = *impl_;
   auto def = std::find_if(s.defs.begin(), s.defs.end(), [&](const module_definition& d) { return d.name == module; });
   if (def == s.defs.end()) {
@@ -301,7 +327,7 @@ int app::run_command(std::string_view module, std::string_view command, std::vec
   s.command_module = def->name;
   start();
   auto rm = std::find_if(s.modules.begin(), s.modules.end(), [&](const auto& m) { return m.def == &*def; });
-  command_context ctx{def->name, cmd->doc.name, cmd->doc.usage, std::move(args), out, err};
+  command_context ctx{def->name, cmd->doc.name, cmd->doc.usage, std::move(args), out, err, in};
   int code = 1;
   try {
     code = wait(s.io, rm->strands.front(), cmd->run(*rm->instances.front(), ctx));

@@ -47,3 +47,19 @@ TEST_CASE("times are RFC 3339 UTC with milliseconds", "[ids]") {
   auto t = agora::to_rfc3339(std::chrono::system_clock::time_point{std::chrono::milliseconds(1700000000123)});
   CHECK(t == "2023-11-14T22:13:20.123Z");
 }
+
+TEST_CASE("RFC 3339 times are read back exactly and malformed ones refused", "[ids]") {
+  using namespace std::chrono;
+  auto t = agora::from_rfc3339("2026-11-23T12:00:00.123Z");
+  REQUIRE(t);
+  CHECK(agora::to_rfc3339(*t) == "2026-11-23T12:00:00.123Z");
+  auto now = time_point_cast<milliseconds>(system_clock::now());
+  CHECK(agora::from_rfc3339(agora::to_rfc3339(now)) == now);
+  CHECK(agora::from_rfc3339("2026-11-23T14:30:00+02:30") == agora::from_rfc3339("2026-11-23T12:00:00Z"));
+  CHECK(agora::from_rfc3339("2026-11-23t12:00:00z") == agora::from_rfc3339("2026-11-23T12:00:00Z"));
+  for (std::string_view bad : {"", "2026-11-23", "2026-11-23 12:00:00Z", "2026-13-01T00:00:00Z",
+                               "2026-02-30T00:00:00Z", "2026-11-23T24:00:00Z", "2026-11-23T12:00:00",
+                               "2026-11-23T12:00:00.Z", "2026-11-23T12:00:00Zjunk", "2026-11-23T12:00:00+2:00",
+                               "２026-11-23T12:00:00Z", "2026-11-23T12:00:00.1234567890Z"})
+    CHECK_FALSE(agora::from_rfc3339(bad));
+}

@@ -54,6 +54,7 @@ void to_json(nlohmann::json& j, const error& e) {
     auto& f = j["fields"] = nlohmann::json::array();
     for (const auto& fe : e.fields) f.push_back({{"field", fe.field}, {"message", fe.message}});
   }
+  if (e.retry_after_s > 0) j["retry_after_s"] = e.retry_after_s;
 }
 
 void from_json(const nlohmann::json& j, error& e) {
@@ -62,6 +63,7 @@ void from_json(const nlohmann::json& j, error& e) {
   e.fields.clear();
   if (auto it = j.find("fields"); it != j.end())
     for (const auto& f : *it) e.fields.push_back({f.at("field").get<std::string>(), f.value("message", "")});
+  e.retry_after_s = j.value("retry_after_s", std::int64_t{0});
 }
 
 }  // namespace agora

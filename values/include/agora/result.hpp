@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,6 +43,9 @@ struct error {
   errc code = errc::internal;
   std::string message;
   std::vector<field_error> fields;
+  // How long a refused caller should wait before trying again (seconds; 0: not said).
+  // Becomes Retry-After on 429 and 503.
+  std::int64_t retry_after_s = 0;
 
   static error invalid(std::vector<field_error> fields, std::string message = "invalid fields");
   static error not_found(std::string message) { return {errc::not_found, std::move(message), {}}; }
@@ -48,6 +53,11 @@ struct error {
   static error unavailable(std::string message) { return {errc::unavailable, std::move(message), {}}; }
   static error internal(std::string message) { return {errc::internal, std::move(message), {}}; }
   static error timeout(std::string message) { return {errc::deadline_exceeded, std::move(message), {}}; }
+  static error unauthenticated(std::string message) { return {errc::unauthenticated, std::move(message), {}}; }
+  static error forbidden(std::string message) { return {errc::permission_denied, std::move(message), {}}; }
+  static error exhausted(std::string message, std::int64_t retry_after_s) {
+    return {errc::resource_exhausted, std::move(message), {}, retry_after_s};
+  }
 };
 
 void to_json(nlohmann::json& j, const error& e);
