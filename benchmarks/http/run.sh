@@ -16,7 +16,9 @@ work="$(mktemp -d)"
 cleanup() { kill "${agora_pid:-}" "${nginx_pid:-}" 2>/dev/null || true; sleep 0.3; rm -rf "$work"; }
 trap cleanup EXIT
 
-./build-bench/src/agora serve --port 0 --data-dir "$work/db" --config /dev/null --log-level warn \
+bench_email=bench-admin@example.com bench_password='benchmark admin password'
+AGORA_MODULES_CUSTOMERS_ADMIN_EMAIL=$bench_email AGORA_MODULES_CUSTOMERS_ADMIN_PASSWORD=$bench_password \
+  ./build-bench/src/agora serve --port 0 --data-dir "$work/db" --config /dev/null --log-level warn \
   --set server.io_threads="${AGORA_IO_THREADS:-0}" >"$work/agora.log" 2>&1 &
 agora_pid=$!
 for _ in $(seq 1 100); do
@@ -26,7 +28,10 @@ for _ in $(seq 1 100); do
 done
 [ -n "${port:-}" ] || { cat "$work/agora.log"; echo "agora did not start" >&2; exit 1; }
 
-product="$(curl -sf -X POST -H 'Content-Type: application/json' \
+token="$(curl -sf -X POST -H 'Content-Type: application/json' \
+  -d "{\"email\":\"$bench_email\",\"password\":\"$bench_password\"}" "http://127.0.0.1:$port/v1/auth/login" |
+  sed 's/.*"access_token":"\([^"]*\)".*/\1/')"
+product="$(curl -sf -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
   -d '{"sku":"BENCH-1","name":"Benchmark lamp","description":"A lamp used by the HTTP benchmark.","price":{"amount":4999,"currency":"EUR"}}' \
   "http://127.0.0.1:$port/v1/products")"
 id="$(echo "$product" | sed 's/.*"id":"\([^"]*\)".*/\1/')"

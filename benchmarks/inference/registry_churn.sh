@@ -27,7 +27,9 @@ cleanup() {
 trap cleanup EXIT
 "${build}/modules/inference/agora-make-test-model" "${work}/tiny" >/dev/null
 port_file="${work}/log"
-"${build}/src/agora" serve --port 0 --data-dir "${work}/data" --model "${work}/tiny" --log-level warn \
+admin_email=churn-admin@example.com admin_password='registry churn admin password'
+AGORA_MODULES_CUSTOMERS_ADMIN_EMAIL=$admin_email AGORA_MODULES_CUSTOMERS_ADMIN_PASSWORD=$admin_password \
+  "${build}/src/agora" serve --port 0 --data-dir "${work}/data" --model "${work}/tiny" --log-level warn \
   >"${port_file}" 2>&1 &
 pid=$!
 port=""
@@ -38,6 +40,9 @@ for _ in $(seq 1 600); do
 done
 [ -n "${port}" ] || { echo "agora did not start" >&2; cat "${port_file}" >&2; exit 1; }
 base="http://127.0.0.1:${port}"
+token="$(curl -fsS -X POST "${base}/v1/auth/login" -H 'Content-Type: application/json' \
+  -d "{\"email\": \"${admin_email}\", \"password\": \"${admin_password}\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')"
+auth="Authorization: Bearer ${token}"
 rss_mb() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/${pid}/status"; }
 metric_lines() { curl -fsS "${base}/metrics" | wc -l; }
 echo "| cycle | models loaded and unloaded | RSS (MB) | /metrics lines |"
@@ -45,15 +50,15 @@ echo "|---|---|---|---|"
 echo "| start | 0 | $(rss_mb) | $(metric_lines) |"
 for cycle in $(seq 1 "${cycles}"); do
   for i in $(seq 1 "${models}"); do
-    curl -fsS -o /dev/null -X POST "${base}/v1/models" -H 'Content-Type: application/json' \
+    curl -fsS -o /dev/null -X POST "${base}/v1/models" -H "${auth}" -H 'Content-Type: application/json' \
       -d "{\"path\": \"${work}/tiny\", \"name\": \"m${i}\"}"
     if [ "${requests}" = 1 ]; then
-      curl -fsS -o /dev/null -X POST "${base}/v1/chat/completions" -H 'Content-Type: application/json' \
+      curl -fsS -o /dev/null -X POST "${base}/v1/chat/completions" -H "${auth}" -H 'Content-Type: application/json' \
         -d "{\"model\": \"m${i}\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 4, \"temperature\": 0}"
     fi
   done
   loaded_lines="$(metric_lines)"
-  for i in $(seq 1 "${models}"); do curl -fsS -o /dev/null -X DELETE "${base}/v1/models/m${i}"; done
+  for i in $(seq 1 "${models}"); do curl -fsS -o /dev/null -X DELETE -H "${auth}" "${base}/v1/models/m${i}"; done
   # Unloads finish on the loader thread after their answers: wait for the last series.
   for _ in $(seq 1 200); do
     curl -fsS "${base}/metrics" | grep -q 'model="m[0-9]' || break

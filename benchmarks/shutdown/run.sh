@@ -11,13 +11,14 @@ echo "| run | exit status | SIGTERM → exit (s) | creates answered |"
 echo "|---|---|---|---|"
 for run in $(seq 1 "$runs"); do
   start_agora "$bin" --log-level warn
+  auth="Authorization: Bearer $(admin_token)"
   loaders=()
   for c in $(seq 1 "$clients"); do
     (
       i=0
       while :; do
         i=$((i + 1))
-        curl -s -o /dev/null -w '%{http_code}\n' -X POST -H 'Content-Type: application/json' \
+        curl -s -o /dev/null -w '%{http_code}\n' -X POST -H 'Content-Type: application/json' -H "$auth" \
           -d "{\"sku\":\"SD-$run-$c-$i\",\"name\":\"Load\",\"price\":{\"amount\":100,\"currency\":\"EUR\"}}" \
           "http://127.0.0.1:$PORT/v1/products" || true
       done

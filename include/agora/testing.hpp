@@ -81,11 +81,24 @@ class client {
   reply del(std::string_view target, const std::map<std::string, std::string>& headers = {});
 
   void set_timeout(std::chrono::milliseconds timeout);
+  // Sends `Authorization: Bearer <credential>` with every request from now on (unless a
+  // request names Authorization or X-API-Key itself); empty: stop sending it.
+  void authorize(std::string credential);
 
  private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };
+
+// The first admin every harness and module_fixture that hosts the customers module
+// starts with (modules.customers.admin_email/admin_password), and the cheap Argon2id cost
+// they hash with (tests make many accounts; the real cost is a setting).
+inline constexpr std::string_view admin_email = "admin@agora.test";
+inline constexpr std::string_view admin_password = "harness-admin-password";
+
+// Logs in over HTTP and answers the access token; throws std::runtime_error naming the
+// status and body when the login is refused.
+std::string login(client& c, std::string_view email, std::string_view password);
 
 class harness {
  public:
@@ -97,6 +110,8 @@ class harness {
   const std::filesystem::path& data_dir() const noexcept;
   agora::app& app();
   client connect() const;
+  // A client signed in as the first admin (admin_email); needs the customers module.
+  client connect_as_admin() const;
 
   // Stops the app gracefully and starts a new one on the same data directory and the
   // same port, so clients made before keep working: for durability tests. Throws
@@ -199,6 +214,8 @@ class module_fixture {
   // The module's routes (and the core's: /metrics, /openapi.json) over HTTP.
   std::uint16_t port() const noexcept;
   client connect() const;
+  // A client signed in as the first admin (when customers is hosted).
+  client connect_as_admin() const;
 
   // Stops the app gracefully and starts it again on the same data and port.
   void restart();

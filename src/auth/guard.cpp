@@ -105,6 +105,10 @@ http::response refuse_401(http::error_shape shape, std::string_view detail, bool
 asio::awaitable<http::response> run_guard(std::shared_ptr<guard_state> s, http::request_context& ctx,
                                           const http::next_fn& next) {
   const http::route& r = *ctx.matched;
+  if (!r.who.reads_credentials) {
+    s->anonymous->inc();
+    co_return co_await next(ctx);
+  }
   auto cred = read_credential(ctx);
   if (!cred) {
     if (cred.err().code == errc::bad_request) {

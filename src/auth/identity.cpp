@@ -61,6 +61,16 @@ struct identity_authenticator::impl : std::enable_shared_from_this<impl> {
   std::atomic<steady::rep> last_fetch{0};
   std::mutex mu;
   std::unordered_map<std::string, cached_key> keys_cache;
+  // Tokens already verified, by digest: a client sends the same token for its whole life,
+  // and a digest and a lookup cost a fraction of a signature check. Dropped whenever the
+  // key set changes; an entry is used only until the token's exp (plus the leeway).
+  struct cached_token {
+    principal who;
+    std::int64_t expires_at = 0;
+  };
+  std::mutex tokens_mu;
+  std::unordered_map<std::string, cached_token> tokens_cache;
+  static constexpr std::size_t tokens_cache_entries = 20000;
 
   std::int64_t now_unix() const {
     return std::chrono::duration_cast<std::chrono::seconds>(time.now().time_since_epoch()).count();
@@ -85,6 +95,10 @@ struct identity_authenticator::impl : std::enable_shared_from_this<impl> {
           log::warn("auth", "a published key was not usable", {{"error", k.err().message}});
       }
     verifier.set_keys(std::move(keys));
+    {
+      std::lock_guard lock(tokens_mu);
+      tokens_cache.clear();
+    }
     co_return true;
   }
 
@@ -107,7 +121,17 @@ struct identity_authenticator::impl : std::enable_shared_from_this<impl> {
   }
 
   asio::awaitable<result<principal>> token(const std::string& value, bus::request_options o) {
-    auto v = verifier.verify(value, now_unix());
+    const auto now = now_unix();
+    const std::string fp = fingerprint(value);
+    {
+      std::lock_guard lock(tokens_mu);
+      auto it = tokens_cache.find(fp);
+      if (it != tokens_cache.end()) {
+        if (now <= it->second.expires_at + opts.leeway.count()) co_return it->second.who;
+        tokens_cache.erase(it);
+      }
+    }
+    auto v = verifier.verify(value, now);
     if (!v && v.err() == jwt::failure::unknown_key) {
       auto last = steady::time_point(steady::duration(last_fetch.load()));
       if (steady::now() - last >= std::chrono::seconds(1)) {
@@ -116,7 +140,13 @@ struct identity_authenticator::impl : std::enable_shared_from_this<impl> {
       }
     }
     if (!v) co_return error{errc::unauthenticated, "invalid token: " + std::string(jwt::describe(v.err())), {}};
-    co_return from_claims(v.value());
+    auto who = from_claims(v.value());
+    if (who) {
+      std::lock_guard lock(tokens_mu);
+      if (tokens_cache.size() >= tokens_cache_entries) tokens_cache.clear();
+      tokens_cache[fp] = {who.value(), v->expires_at};
+    }
+    co_return who;
   }
 
   asio::awaitable<result<principal>> api_key(const std::string& value, bus::request_options o) {

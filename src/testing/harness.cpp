@@ -39,6 +39,7 @@ std::string reply::header(std::string_view name) const {
 }
 
 struct client::impl {
+  std::string bearer;
   std::string host;
   std::uint16_t port;
   std::chrono::milliseconds timeout;
@@ -141,17 +142,29 @@ reply client::request(std::string_view method, std::string_view target, std::str
   req.target(target);
   req.version(11);
   req.set(beast::http::field::host, fmt::format("{}:{}", impl_->host, impl_->port));
-  bool has_type = false;
+  bool has_type = false, has_credential = false;
   for (const auto& [k, v] : headers) {
+    const bool credential = lower(k) == "authorization" || lower(k) == "x-api-key";
+    if (credential) has_credential = true;
+    if (credential && v.empty()) continue;  // "send none", not an empty header
     req.set(k, v);
     if (lower(k) == "content-type") has_type = true;
   }
+  if (!has_credential && !impl_->bearer.empty()) req.set(beast::http::field::authorization, "Bearer " + impl_->bearer);
   if (!body.empty()) {
     if (!has_type) req.set(beast::http::field::content_type, "application/json");
     req.body() = std::string(body);
   }
   req.prepare_payload();
   return impl_->exchange(req);
+}
+
+void client::authorize(std::string credential) { impl_->bearer = std::move(credential); }
+
+std::string login(client& c, std::string_view email, std::string_view password) {
+  auto r = c.post("/v1/auth/login", {{"email", email}, {"password", password}}, {{"Authorization", ""}});
+  if (r.status != 200) throw std::runtime_error(fmt::format("login as {} answered {}: {}", email, r.status, r.body));
+  return r.json().at("access_token").get<std::string>();
 }
 
 reply client::get(std::string_view target, const std::map<std::string, std::string>& headers) {
@@ -211,6 +224,12 @@ void harness::boot() {
   cfg.set("server.io_threads", opts_.io_threads);
   cfg.set("log.level", "warn");
   cfg.set("shutdown.deadline_ms", 5000);
+  if (std::any_of(modules.begin(), modules.end(), [](const module_definition& m) { return m.name == "customers"; })) {
+    cfg.set("modules.customers.admin_email", std::string(admin_email));
+    cfg.set("modules.customers.admin_password", std::string(admin_password));
+    cfg.set("modules.customers.password_memory_kib", 64);
+    cfg.set("modules.customers.password_iterations", 1);
+  }
   for (const auto& [k, v] : opts_.settings) cfg.set(k, v);
   // A restart keeps the port, so clients made before it reach the new app.
   if (port_ != 0) cfg.set("server.port", port_);
@@ -225,6 +244,12 @@ std::uint16_t harness::port() const noexcept { return port_; }
 const std::filesystem::path& harness::data_dir() const noexcept { return dir_; }
 agora::app& harness::app() { return *app_; }
 client harness::connect() const { return client("127.0.0.1", port_); }
+
+client harness::connect_as_admin() const {
+  auto c = connect();
+  c.authorize(login(c, admin_email, admin_password));
+  return c;
+}
 
 void harness::restart() {
   if (app_) app_->stop();

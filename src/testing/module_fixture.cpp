@@ -144,6 +144,7 @@ agora::app& module_fixture::app() { return harness_->app(); }
 const std::filesystem::path& module_fixture::data_dir() const noexcept { return harness_->data_dir(); }
 std::uint16_t module_fixture::port() const noexcept { return harness_->port(); }
 client module_fixture::connect() const { return harness_->connect(); }
+client module_fixture::connect_as_admin() const { return harness_->connect_as_admin(); }
 
 void module_fixture::restart() {
   harness_->restart();

@@ -201,7 +201,7 @@ TEST_CASE("alg none is refused, with or without a signature", "[jwt]") {
         jwt::failure::unsupported_algorithm);
 }
 
-TEST_CASE("a missing, non-string or unknown alg is refused; HMAC never is accepted", "[jwt]") {
+TEST_CASE("a missing, non-string or unknown alg is refused, and HMAC never is accepted", "[jwt]") {
   auto v = make_verifier();
   CHECK(refusal(v, hand_token(R"({"kid":"ed-1"})", claims().dump(), ed_key())) == jwt::failure::unsupported_algorithm);
   CHECK(refusal(v, hand_token(R"({"alg":7,"kid":"ed-1"})", claims().dump(), ed_key())) ==

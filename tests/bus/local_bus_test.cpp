@@ -353,7 +353,7 @@ TEST_CASE("concurrent requests spread evenly over idle replicas", "[bus]") {
   for (auto& f : parked) CHECK(f.get());
 }
 
-TEST_CASE("an unserved replica gets no more requests; none left means unavailable", "[bus]") {
+TEST_CASE("an unserved replica gets no more requests, and none left means unavailable", "[bus]") {
   harness h;
   auto b = h.make();
   b->serve(doubler("math#0", h.strand()));
@@ -674,7 +674,7 @@ TEST_CASE("on_settled runs once when every group acked or dead-lettered", "[bus]
   CHECK(immediate == 1);
 }
 
-TEST_CASE("a full group makes a blocking publisher wait until space frees; nothing is lost", "[bus]") {
+TEST_CASE("a full group makes a blocking publisher wait until space frees, and nothing is lost", "[bus]") {
   harness h;
   bus::options o;
   o.queue_capacity = 4;

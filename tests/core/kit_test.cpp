@@ -68,7 +68,7 @@ TEST_CASE("a field list gives a type both JSON directions with the optional and 
   CHECK_THROWS_AS(json::parse("[1]").get<kit_test::item>(), json::exception);
 }
 
-TEST_CASE("pages carry data and next_cursor; limits and cursors are checked", "[kit]") {
+TEST_CASE("pages carry data and next_cursor, and limits and cursors are checked", "[kit]") {
   page<kit_test::item> p;
   p.data.push_back({"it_1", {1, "EUR"}, {}, {}, "", {}});
   json j = p;
@@ -119,7 +119,7 @@ TEST_CASE("ids are checked for their type prefix and alphabet", "[kit]") {
   CHECK(trim("  a b \t") == "a b");
 }
 
-TEST_CASE("ETags are quoted versions; If-Match lists match any of their strong tags", "[kit]") {
+TEST_CASE("ETags are quoted versions, and If-Match lists match any of their strong tags", "[kit]") {
   CHECK(http::etag(7) == "\"7\"");
   CHECK(http::parse_if_match("\"7\"")->any_of == std::vector<std::int64_t>{7});
   CHECK(http::parse_if_match(" \"12\" ")->matches(12));

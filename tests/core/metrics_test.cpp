@@ -27,7 +27,7 @@ TEST_CASE("counters, gauges and histograms render as Prometheus text", "[metrics
   CHECK(text.find("agora_test_computed 42\n") != std::string::npos);
 }
 
-TEST_CASE("the same name and labels give the same instrument; another type is refused", "[metrics]") {
+TEST_CASE("the same name and labels give the same instrument, and another type is refused", "[metrics]") {
   registry r;
   auto& a = r.counter_of("agora_x_total", "x", {{"k", "1"}});
   auto& b = r.counter_of("agora_x_total", "x", {{"k", "1"}});
@@ -78,7 +78,7 @@ TEST_CASE("removing the series of a label value leaves no line and no entry behi
   CHECK(r.counter_of("agora_keep_total", "k", {{"model", "b"}}).value() == 0);  // starts afresh
 }
 
-TEST_CASE("a handle outlives the removal of its series; scrapes and removals race safely with counting",
+TEST_CASE("a handle outlives the removal of its series, and scrapes and removals race safely with counting",
           "[metrics]") {
   registry r;
   auto c = r.counter_handle("agora_gone_total", "g", {{"model", "m"}});

@@ -8,7 +8,7 @@ using agora::testing::harness;
 
 TEST_CASE("a dead letter's number must be digits within 64 bits: anything else is 400", "[e2e][admin]") {
   harness h;
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   for (std::string seq : {"-1", "+1", "1a", "0x10", "1.0", "%201", "18446744073709551616", "99999999999999999999999"}) {
     INFO(seq);
     auto r = c.request("POST", "/v1/admin/dead-letters/" + seq + "/replay");

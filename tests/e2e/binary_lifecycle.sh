@@ -14,7 +14,8 @@ start_agora "$bin"
 grep -q '"msg":"listening on 127.0.0.1:' "$LOG"
 curl -sf "http://127.0.0.1:$PORT/healthz" | grep -q '"ok"'
 curl -sf "http://127.0.0.1:$PORT/readyz" | grep -q '"ready"'
-id=$(curl -sf -X POST -H 'Content-Type: application/json' \
+auth="Authorization: Bearer $(admin_token)"
+id=$(curl -sf -X POST -H 'Content-Type: application/json' -H "$auth" \
   -d '{"sku":"LIFE-1","name":"Lamp","price":{"amount":1999,"currency":"EUR"}}' \
   "http://127.0.0.1:$PORT/v1/products" | sed 's/.*"id":"\([^"]*\)".*/\1/')
 [ -n "$id" ]

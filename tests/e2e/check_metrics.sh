@@ -6,7 +6,7 @@ bin="$1"; promtool="$2"
 start_agora "$bin"
 curl -s "http://127.0.0.1:$PORT/healthz" >/dev/null
 curl -s "http://127.0.0.1:$PORT/nowhere" >/dev/null
-curl -s -X POST -H 'Content-Type: application/json' -d '{"sku":"M-1","name":"x","price":{"amount":1,"currency":"EUR"}}' \
+curl -s -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $(admin_token)" -d '{"sku":"M-1","name":"x","price":{"amount":1,"currency":"EUR"}}' \
   "http://127.0.0.1:$PORT/v1/products" >/dev/null
 sleep 0.3
 curl -sf "http://127.0.0.1:$PORT/metrics" >"$DATA/metrics.txt"

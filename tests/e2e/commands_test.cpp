@@ -275,7 +275,7 @@ TEST_CASE("catalog stats counts products by status and categories", "[e2e][comma
     agora::testing::options opts;
     opts.data_dir = dir.path;
     agora::testing::harness h(opts);
-    auto c = h.connect();
+    auto c = h.connect_as_admin();
     auto cat = c.post("/v1/categories", {{"name", "Lamps"}});
     REQUIRE(cat.status == 201);
     for (std::string sku : {"S-1", "S-2", "S-3"}) {
@@ -305,7 +305,7 @@ TEST_CASE("catalog reindex rebuilds a search index that lost its entries", "[e2e
   opts.data_dir = dir.path;
   {
     agora::testing::harness h(opts);
-    auto r = h.connect().post("/v1/products",
+    auto r = h.connect_as_admin().post("/v1/products",
                               {{"sku", "R-1"}, {"name", "Brass lantern"}, {"price", {{"amount", 100}, {"currency", "EUR"}}}});
     REQUIRE(r.status == 201);
   }
@@ -313,13 +313,13 @@ TEST_CASE("catalog reindex rebuilds a search index that lost its entries", "[e2e
        "INSERT INTO product_search(product_search) VALUES ('delete-all'); DELETE FROM product_search_docs;");
   {
     agora::testing::harness h(opts);
-    CHECK(h.connect().get("/v1/products/search?q=lantern").json()["data"].empty());
+    CHECK(h.connect_as_admin().get("/v1/products/search?q=lantern").json()["data"].empty());
   }
   auto o = run(dir.path, "catalog", "reindex", {}, {}, agora::all_modules());
   CHECK(o.code == 0);
   CHECK(o.out == "reindexed 1 products\n");
   agora::testing::harness h(opts);
-  auto hits = h.connect().get("/v1/products/search?q=lantern").json()["data"];
+  auto hits = h.connect_as_admin().get("/v1/products/search?q=lantern").json()["data"];
   REQUIRE(hits.size() == 1);
   CHECK(hits[0]["product"]["sku"] == "R-1");
 }

@@ -30,7 +30,7 @@ const nlohmann::json lamp = {{"sku", "LAMP-1"}, {"name", "Desk lamp"}, {"price",
 
 TEST_CASE("health, readiness, metrics and the OpenAPI document are served", "[e2e]") {
   harness h;
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   CHECK(c.get("/healthz").status == 200);
   CHECK(c.get("/readyz").json().at("status") == "ready");
   auto m = c.get("/metrics");
@@ -43,7 +43,7 @@ TEST_CASE("health, readiness, metrics and the OpenAPI document are served", "[e2
 
 TEST_CASE("bad input gets a clear problem and harms nothing", "[e2e]") {
   harness h({.settings = {{"server.body_limit_bytes", 4096}}});
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
 
   SECTION("malformed JSON is 400") {
     check_problem(c.request("POST", "/v1/products", "{\"sku\": ", {{"Content-Type", "application/json"}}), 400);
@@ -74,7 +74,7 @@ TEST_CASE("bad input gets a clear problem and harms nothing", "[e2e]") {
     CHECK(fields.count("price.currency"));
   }
   // Whatever came before, the server still answers normally.
-  auto after = h.connect();
+  auto after = h.connect_as_admin();
   CHECK(after.post("/v1/products", lamp).status == 201);
   CHECK(after.get("/healthz").status == 200);
 }
@@ -87,7 +87,7 @@ TEST_CASE("a stalled client is timed out while others are served", "[e2e]") {
   std::string half = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
   asio::write(stalled, asio::buffer(half));
 
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 20; ++i) REQUIRE(c.get("/healthz").status == 200);
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(400));
@@ -106,7 +106,7 @@ TEST_CASE("a stalled client is timed out while others are served", "[e2e]") {
 
 TEST_CASE("request ids and traceparent are taken or made, and echoed", "[e2e]") {
   harness h;
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   auto made = c.get("/healthz");
   CHECK_FALSE(made.header("x-request-id").empty());
   CHECK(made.header("traceparent").size() == 55);
@@ -118,12 +118,12 @@ TEST_CASE("request ids and traceparent are taken or made, and echoed", "[e2e]") 
 
 TEST_CASE("graceful stop finishes what is in flight and the data stays", "[e2e]") {
   harness h;
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   auto created = c.post("/v1/products", lamp);
   REQUIRE(created.status == 201);
   auto id = created.json().at("id").get<std::string>();
   h.restart();
-  auto again = h.connect().get("/v1/products/" + id);
+  auto again = h.connect_as_admin().get("/v1/products/" + id);
   CHECK(again.status == 200);
   CHECK(again.json().at("sku") == "LAMP-1");
 }

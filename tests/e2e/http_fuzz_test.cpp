@@ -192,6 +192,13 @@ TEST_CASE("every route answers hostile input with a well-formed error and stays 
   auto ops = read_operations(doc);
   REQUIRE(ops.size() > 10);
 
+  // Signed in as the first admin, so that hostile input reaches every route's parsing,
+  // not only the auth filter.
+  auto login = http_client("127.0.0.1", port).post_json(
+      "/v1/auth/login", {{"email", agora::testing::admin_email}, {"password", agora::testing::admin_password}});
+  REQUIRE(login.status() == 200);
+  const std::string bearer = "Bearer " + json::parse(login.body()).at("access_token").get<std::string>();
+
   std::size_t sent = 0;
   std::set<std::string> openai_routes;
   auto c = std::make_unique<http_client>("127.0.0.1", port);
@@ -205,7 +212,10 @@ TEST_CASE("every route answers hostile input with a well-formed error and stays 
           reply = c->read_reply();
         } else {
           auto verb = bhttp::string_to_verb(op.method);
-          reply = c->request(verb, input.target, input.body, input.headers);
+          auto headers = input.headers;
+          if (std::none_of(headers.begin(), headers.end(), [](const auto& h) { return h.first == "Authorization"; }))
+            headers.emplace_back("Authorization", bearer);
+          reply = c->request(verb, input.target, input.body, headers);
         }
       } catch (const std::exception& e) {
         FAIL("no answer: " << e.what());

@@ -16,14 +16,15 @@ done
 
 start_agora "$bin"
 base="http://127.0.0.1:$PORT"
-curl -sf -X POST -H 'Content-Type: application/json' -d '{"name":"Lamps"}' "$base/v1/categories" >/dev/null
+auth="Authorization: Bearer $(admin_token)"
+curl -sf -X POST -H 'Content-Type: application/json' -H "$auth" -d '{"name":"Lamps"}' "$base/v1/categories" >/dev/null
 for sku in CMD-1 CMD-2; do
-  curl -sf -X POST -H 'Content-Type: application/json' \
+  curl -sf -X POST -H 'Content-Type: application/json' -H "$auth" \
     -d "{\"sku\":\"$sku\",\"name\":\"Lamp $sku\",\"price\":{\"amount\":500,\"currency\":\"EUR\"}}" \
     "$base/v1/products" >"$DATA/$sku.json"
 done
 id=$(sed 's/.*"id":"\([^"]*\)".*/\1/' "$DATA/CMD-2.json")
-curl -sf -X PATCH -H 'Content-Type: application/json' -d '{"status":"archived"}' "$base/v1/products/$id" >/dev/null
+curl -sf -X PATCH -H 'Content-Type: application/json' -H "$auth" -d '{"status":"archived"}' "$base/v1/products/$id" >/dev/null
 kill -TERM $AGORA_PID
 wait $AGORA_PID
 

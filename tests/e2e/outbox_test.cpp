@@ -122,7 +122,7 @@ TEST_CASE("events committed before a crash are delivered after it, once", "[e2e]
   }
   // A restart delivers nothing again.
   agora::testing::harness h(with_ledger(dir.path));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   REQUIRE(c.post("/v1/products", {{"sku", "AFTER-1"}, {"name", "After"}, {"price", {{"amount", 5}, {"currency", "EUR"}}}})
               .status == 201);
   REQUIRE(eventually([&] {

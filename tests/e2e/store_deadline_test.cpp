@@ -58,7 +58,7 @@ TEST_CASE("a create that waits on a locked database never answers an error for a
   constexpr auto timeout = 800ms;
   harness h({.settings = {{"bus.request_timeout_ms", timeout.count()}}});
   const auto file = h.data_dir() / "catalog.db";
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   REQUIRE(c.get("/v1/products").status == 200);
 
   int n = 0;

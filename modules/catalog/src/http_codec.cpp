@@ -175,6 +175,12 @@ json update_category_schema() {
 http::route make_route(http::verb method, std::string pattern, std::string operation_id, std::string summary) {
   auto r = http::describe(method, std::move(pattern), std::move(operation_id), std::move(summary));
   r.tag = "catalog";
+  // Reads are open to anyone; changes are for managers and admins (or a key with
+  // catalog:write).
+  if (method == http::verb::get)
+    r.who = access::anyone();
+  else
+    r.who = access::any_role({std::string(roles::manager), std::string(roles::admin)}, "catalog:write");
   return r;
 }
 

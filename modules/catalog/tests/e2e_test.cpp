@@ -1,4 +1,5 @@
 #include <catalog/api.hpp>
+#include <customers/api.hpp>
 
 #include <agora/testing.hpp>
 
@@ -23,6 +24,7 @@ namespace {
 
 testing::options catalog_only() {
   testing::options o;
+  o.modules.push_back(customers::module());
   o.modules.push_back(catalog::module());
   return o;
 }
@@ -77,7 +79,7 @@ class event_sink {
 
 TEST_CASE("a product goes through create, read, conditional update and delete over HTTP", "[catalog]") {
   testing::harness h(catalog_only());
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
 
   auto created = c.post("/v1/products", product_body("CUP-1"));
   REQUIRE(created.status == 201);
@@ -133,7 +135,7 @@ TEST_CASE("a product goes through create, read, conditional update and delete ov
 
 TEST_CASE("an invalid product body is refused with 422 naming every bad field", "[catalog]") {
   testing::harness h(catalog_only());
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
 
   auto bad = c.post("/v1/products", {{"sku", "has space"},
                                      {"name", 42},
@@ -176,7 +178,7 @@ TEST_CASE("an invalid product body is refused with 422 naming every bad field", 
 
 TEST_CASE("duplicates, unknown references and categories in use answer 409 or 422", "[catalog]") {
   testing::harness h(catalog_only());
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
 
   REQUIRE(c.post("/v1/products", product_body("DUP-1")).status == 201);
   auto dup = c.post("/v1/products", product_body("DUP-1"));
@@ -227,7 +229,7 @@ TEST_CASE("duplicates, unknown references and categories in use answer 409 or 42
 
 TEST_CASE("products are listed a page at a time with cursors and validated limits", "[catalog]") {
   testing::harness h(catalog_only());
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   std::set<std::string> created;
   for (int i = 0; i < 25; ++i) {
     auto r = c.post("/v1/products", product_body(fmt::format("PAGE-{:02}", i)));
@@ -278,7 +280,7 @@ TEST_CASE("products are listed a page at a time with cursors and validated limit
 TEST_CASE("product changes reach a subscriber as product.created, updated and deleted", "[catalog]") {
   testing::harness h(catalog_only());
   event_sink sink(h.app().message_bus(), std::string(catalog::products_topic));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
 
   auto created = c.post("/v1/products", product_body("EVT-1"), {{"X-Request-Id", "e2e-create-1"}});
   REQUIRE(created.status == 201);
@@ -305,7 +307,7 @@ TEST_CASE("product changes reach a subscriber as product.created, updated and de
 
 TEST_CASE("the OpenAPI document describes every catalog route", "[catalog]") {
   testing::harness h(catalog_only());
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   auto doc = c.get("/openapi.json");
   REQUIRE(doc.status == 200);
   auto paths = doc.json()["paths"];
@@ -336,7 +338,7 @@ TEST_CASE("the OpenAPI document describes every catalog route", "[catalog]") {
 
 TEST_CASE("products are found by full-text search over HTTP, and bad searches answer 422", "[catalog]") {
   testing::harness h(catalog_only());
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   auto cat = c.post("/v1/categories", {{"name", "Clothes"}});
   REQUIRE(cat.status == 201);
   const std::string cat_id = cat.json()["id"];

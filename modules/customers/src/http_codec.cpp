@@ -266,7 +266,7 @@ http::response encode_jwks(const identity::signing_keys_reply& r, http::request_
 }  // namespace
 
 void add_routes(module_decl<service>& decl) {
-  auto open = access::anyone();
+  auto open = access::token_endpoint();
   auto me = access::signed_in("account");
   auto grant = [](const token_grant& g, http::request_context&) { return no_store(plain(200, g)); };
   auto account_200 = [](const account& a, http::request_context& ctx) { return account_response(200, a, ctx); };
@@ -297,7 +297,8 @@ void add_routes(module_decl<service>& decl) {
   r.responses = {{200, {{"type", "object"}, {"properties", {{"revoked", {{"type", "boolean"}}}}}}}};
   decl.route<logout>(r, decode_refresh, [](const logout_reply& v, http::request_context&) { return plain(200, v); });
 
-  r = doc(http::verb::get, "/.well-known/jwks.json", "getJwks", "The public keys access tokens are signed with", open);
+  r = doc(http::verb::get, "/.well-known/jwks.json", "getJwks", "The public keys access tokens are signed with",
+          access::anyone());
   r.responses = {{200, {{"type", "object"}, {"properties", {{"keys", {{"type", "array"}}}}}}}};
   decl.route<identity::signing_keys>(r, decode_jwks, encode_jwks);
 

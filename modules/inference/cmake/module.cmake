@@ -10,7 +10,8 @@ if(AGORA_WITH_TORCH)
   target_link_libraries(agora_inference
     PUBLIC agora_inference_api agora_core
     PRIVATE agora_inference_engine agora_openai agora_tokenizer agora_chat_template
-            agora_catalog_api)  # grounding searches the catalog over the bus
+            agora_catalog_api    # grounding searches the catalog over the bus
+            agora_customers_api) # the daily token allowance is the customer's quota
   agora_embed_migrations(agora_inference agora::inference::db
     ${CMAKE_CURRENT_SOURCE_DIR}/migrations/0001_init.sql
     ${CMAKE_CURRENT_SOURCE_DIR}/migrations/0002_conversations.sql)

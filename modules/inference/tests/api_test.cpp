@@ -103,6 +103,8 @@ double metric(agora::testing::client& c, const std::string& series) {
 // Sends a chat request that can only end by the client leaving (its stop tokens banned,
 // no token limit short of the context) on a raw socket, which the caller closes.
 boost::asio::ip::tcp::socket send_endless_chat(boost::asio::io_context& io, std::uint16_t port, bool stream) {
+  auto login = agora::testing::client("127.0.0.1", port);
+  auto token = agora::testing::login(login, agora::testing::admin_email, agora::testing::admin_password);
   namespace asio = boost::asio;
   asio::ip::tcp::socket s(io);
   s.connect({asio::ip::make_address("127.0.0.1"), port});
@@ -111,7 +113,8 @@ boost::asio::ip::tcp::socket send_endless_chat(boost::asio::io_context& io, std:
                                 {"temperature", 0.9},
                                 {"logit_bias", {{"2", -100}, {"3", -100}, {"257", -100}}}})
                          .dump();
-  std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+  std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+                    "\r\nContent-Type: application/json\r\nContent-Length: " +
                     std::to_string(body.size()) + "\r\n\r\n" + body;
   asio::write(s, asio::buffer(req));
   return s;
@@ -122,7 +125,7 @@ boost::asio::ip::tcp::socket send_endless_chat(boost::asio::io_context& io, std:
 TEST_CASE("models are listed and looked up by their folder's name", "[inference][api]") {
   model_folder m;
   harness h(with_model(m));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   auto list = c.get("/v1/models");
   REQUIRE(list.status == 200);
   CHECK(list.json()["object"] == "list");
@@ -138,7 +141,7 @@ TEST_CASE("models are listed and looked up by their folder's name", "[inference]
 TEST_CASE("a chat completion answers whole, and a deterministic repeat comes from the cache", "[inference][api]") {
   model_folder m;
   harness h(with_model(m));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   auto first = c.post("/v1/chat/completions", chat_body());
   REQUIRE(first.status == 200);
   auto j = first.json();
@@ -167,9 +170,9 @@ TEST_CASE("a chat completion answers whole, and a deterministic repeat comes fro
 TEST_CASE("a streamed chat completion is SSE: role first, content, finish, usage, [DONE]", "[inference][api]") {
   model_folder m;
   harness h(with_model(m));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   auto whole = c.post("/v1/chat/completions", chat_body()).json();
-  auto c2 = h.connect();
+  auto c2 = h.connect_as_admin();
   auto res = c2.post("/v1/chat/completions",
                      chat_body({{"stream", true}, {"stream_options", {{"include_usage", true}}}, {"seed", 1}}));
   REQUIRE(res.status == 200);
@@ -195,14 +198,14 @@ TEST_CASE("a streamed chat completion is SSE: role first, content, finish, usage
 TEST_CASE("a text completion answers whole and streamed", "[inference][api]") {
   model_folder m;
   harness h(with_model(m));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   json body = {{"model", "tiny-llama"}, {"prompt", "Once upon"}, {"max_tokens", 4}, {"temperature", 0}};
   auto res = c.post("/v1/completions", body);
   REQUIRE(res.status == 200);
   CHECK(res.json()["object"] == "text_completion");
   CHECK(res.json()["choices"][0].contains("text"));
   body["stream"] = true;
-  auto c2 = h.connect();
+  auto c2 = h.connect_as_admin();
   auto streamed = c2.post("/v1/completions", body);
   REQUIRE(streamed.status == 200);
   auto events = sse_events(streamed.body);
@@ -216,7 +219,7 @@ TEST_CASE("a text completion answers whole and streamed", "[inference][api]") {
 TEST_CASE("bad requests get OpenAI-shaped errors naming the field", "[inference][api]") {
   model_folder m;
   harness h(with_model(m, {{"modules.inference.max_context", 64}}));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
 
   auto unknown = c.post("/v1/chat/completions", chat_body({{"model", "gpt-17"}}));
   CHECK(unknown.status == 404);
@@ -270,11 +273,11 @@ TEST_CASE("a flood is queued, then refused with 429 and Retry-After, and other r
   std::vector<std::future<agora::testing::reply>> replies;
   for (int i = 0; i < clients; ++i) {
     replies.push_back(std::async(std::launch::async, [&h, i] {
-      auto c = h.connect();
+      auto c = h.connect_as_admin();
       return c.post("/v1/chat/completions", chat_body({{"max_tokens", 40}, {"temperature", 0.7}, {"seed", i}}));
     }));
   }
-  auto probe = h.connect();
+  auto probe = h.connect_as_admin();
   CHECK(probe.get("/healthz").status == 200);
   int ok = 0, refused = 0;
   for (auto& f : replies) {
@@ -301,7 +304,7 @@ TEST_CASE("a client that disconnects mid-stream frees its sequence", "[inference
     auto n = s.read_some(boost::asio::buffer(buf));  // the head and the first events
     CHECK(std::string(buf.data(), n).find("200 OK") != std::string::npos);
   }  // gone
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   CHECK(eventually([&] {
     return metric(c, "agora_inference_finished_total{model=\"tiny-llama\",reason=\"cancelled\"}") >= 1;
   }));
@@ -314,7 +317,7 @@ TEST_CASE("a client that disconnects mid-stream frees its sequence", "[inference
 TEST_CASE("a client that disconnects before a whole answer frees its sequence", "[inference][api]") {
   model_folder m(16384);
   harness h(with_model(m, {{"modules.inference.max_running", 1}, {"modules.inference.max_context", 16384}}));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   {
     boost::asio::io_context io;
     auto s = send_endless_chat(io, h.port(), false);
@@ -331,7 +334,7 @@ TEST_CASE("a client that disconnects before a whole answer frees its sequence", 
 TEST_CASE("a generation whose stream is dropped unread is cancelled", "[inference][api]") {
   model_folder m(16384);
   harness h(with_model(m, {{"modules.inference.max_running", 1}, {"modules.inference.max_context", 16384}}));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   {
     agora::inference::generate_request g;
     g.model = "tiny-llama";
@@ -362,7 +365,7 @@ TEST_CASE("a generation whose stream is dropped unread is cancelled", "[inferenc
 TEST_CASE("token usage is recorded per caller and day", "[inference][api]") {
   model_folder m;
   harness h(with_model(m));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   REQUIRE(c.post("/v1/chat/completions", chat_body()).status == 200);
   REQUIRE(c.post("/v1/chat/completions", chat_body()).status == 200);  // a cache hit counts too
   auto read = [&] {
@@ -371,7 +374,7 @@ TEST_CASE("token usage is recorded per caller and day", "[inference][api]") {
     sqlite3_busy_timeout(db, 2000);
     sqlite3_stmt* q = nullptr;
     std::int64_t requests = -1;
-    if (sqlite3_prepare_v2(db, "SELECT requests FROM usage WHERE caller = 'anonymous' AND model = 'tiny-llama'", -1,
+    if (sqlite3_prepare_v2(db, "SELECT requests FROM usage WHERE caller LIKE 'cus_%' AND model = 'tiny-llama'", -1,
                            &q, nullptr) == SQLITE_OK &&
         sqlite3_step(q) == SQLITE_ROW)
       requests = sqlite3_column_int64(q, 0);
@@ -396,7 +399,7 @@ TEST_CASE("a model folder that is not there stops the start with its path", "[in
 TEST_CASE("conversations are created, listed, read and deleted", "[inference][api]") {
   model_folder m;
   harness h(with_model(m));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   auto created = c.post("/v1/conversations", {{"model", "tiny-llama"}, {"title", "Lamps"}});
   REQUIRE(created.status == 201);
   std::string id = created.json()["id"];
@@ -435,7 +438,7 @@ TEST_CASE("conversations are created, listed, read and deleted", "[inference][ap
 TEST_CASE("a chat continues a conversation: history goes in, the exchange is stored", "[inference][api]") {
   model_folder m;
   harness h(with_model(m));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   std::string id = c.post("/v1/conversations", {{"model", "tiny-llama"}}).json()["id"];
 
   auto first = c.post("/v1/chat/completions", chat_body({{"conversation_id", id}}));
@@ -464,7 +467,7 @@ TEST_CASE("models are registered, made default and unloaded at run time", "[infe
   model_folder m;
   model_folder other;  // a second folder, also named tiny-llama
   harness h(with_model(m));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   auto listed = c.get("/v1/models").json()["data"][0];
   CHECK(listed["default"] == true);
   CHECK(listed["checksum"].get<std::string>().rfind("fnv1a64:", 0) == 0);
@@ -507,7 +510,7 @@ TEST_CASE("models are registered, made default and unloaded at run time", "[infe
 TEST_CASE("a model over the memory budget is refused", "[inference][api]") {
   model_folder m;
   harness h(with_model(m, {{"modules.inference.memory_budget_mb", 1}}));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   const auto each = c.get("/v1/models").json()["data"][0]["weight_bytes"].get<std::int64_t>();
   REQUIRE(each > 0);
   REQUIRE(each <= (1 << 20));
@@ -531,11 +534,11 @@ TEST_CASE("unloading a model ends its running streams", "[inference][api]") {
   model_folder m(16384);  // room for a generation that outlasts the unload
   harness h(with_model(m, {{"modules.inference.max_context", 16384}}));
   auto streaming = std::async(std::launch::async, [&h] {
-    auto c = h.connect();
+    auto c = h.connect_as_admin();
     return c.post("/v1/chat/completions",
                   chat_body({{"stream", true}, {"max_tokens", 100000}, {"temperature", 0.9}, {"seed", 3}}));
   });
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   REQUIRE(eventually([&] { return metric(c, "agora_inference_running{model=\"tiny-llama\"}") == 1; }));
   REQUIRE(c.del("/v1/models/tiny-llama").status == 200);
   auto res = streaming.get();
@@ -553,7 +556,7 @@ TEST_CASE("a stream still open at the shutdown deadline ends with an error event
   model_folder m(16384);  // room for a generation that outlasts the deadline
   harness h(with_model(m, {{"modules.inference.max_context", 16384}, {"shutdown.deadline_ms", 200}}));
   auto streaming = std::async(std::launch::async, [&h] {
-    auto c = h.connect();
+    auto c = h.connect_as_admin();
     // Its stop tokens banned: it can only end by the shutdown.
     return c.post("/v1/chat/completions", chat_body({{"stream", true},
                                                      {"max_tokens", 100000},
@@ -561,7 +564,7 @@ TEST_CASE("a stream still open at the shutdown deadline ends with an error event
                                                      {"seed", 3},
                                                      {"logit_bias", {{"2", -100}, {"3", -100}, {"257", -100}}}}));
   });
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   REQUIRE(eventually([&] { return metric(c, "agora_inference_running{model=\"tiny-llama\"}") == 1; }));
   h.app().stop();
   auto res = streaming.get();
@@ -578,7 +581,7 @@ TEST_CASE("a model's fallback is set, checked and cleared with its model", "[inf
   model_folder m;
   model_folder other;
   harness h(with_model(m));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   CHECK(c.get("/v1/models").json()["data"][0]["fallback"].is_null());
   CHECK(c.post("/v1/models", {{"path", other.dir.string()}, {"name", "backup"}, {"fallback", "nope"}}).status == 400);
   CHECK(c.post("/v1/models", {{"path", other.dir.string()}, {"name", "backup"}, {"fallback", 7}}).status == 400);
@@ -614,7 +617,7 @@ TEST_CASE("a full queue sends requests on to the fallback model, marked as degra
   model_folder m;
   model_folder other;
   harness h(with_model(m, {{"modules.inference.max_running", 1}, {"modules.inference.max_waiting", 1}}));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   REQUIRE(c.post("/v1/models", {{"path", other.dir.string()}, {"name", "backup"}}).status == 201);
   REQUIRE(c.put("/v1/models/tiny-llama/fallback", {{"fallback", "backup"}}).status == 200);
 
@@ -622,7 +625,7 @@ TEST_CASE("a full queue sends requests on to the fallback model, marked as degra
   std::vector<std::future<agora::testing::reply>> replies;
   for (int i = 0; i < clients; ++i) {
     replies.push_back(std::async(std::launch::async, [&h, i] {
-      auto client = h.connect();
+      auto client = h.connect_as_admin();
       return client.post("/v1/chat/completions", chat_body({{"max_tokens", 40}, {"temperature", 0.7}, {"seed", i}}));
     }));
   }
@@ -654,7 +657,7 @@ TEST_CASE("a full queue sends requests on to the fallback model, marked as degra
 TEST_CASE("grounding puts the store's matching products into the context", "[inference][api]") {
   model_folder m;
   harness h(with_model(m));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   auto lamp = c.post("/v1/products", {{"sku", "LAMP-1"},
                                       {"name", "Brass desk lamp"},
                                       {"description", "A warm reading light"},
@@ -706,7 +709,7 @@ TEST_CASE("grounding puts the store's matching products into the context", "[inf
 TEST_CASE("without a catalog, grounding is reported unavailable and the answer still comes", "[inference][api]") {
   model_folder m;
   harness h(with_model(m, {{"modules.enabled", json::array({"inference"})}}));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   auto r = c.post("/v1/chat/completions", chat_body({{"grounding", true}}));
   REQUIRE(r.status == 200);
   CHECK(r.header("x-grounding") == "unavailable");
@@ -719,13 +722,13 @@ TEST_CASE("an answer degraded twice says both: no catalog to ground it, and a fa
   harness h(with_model(m, {{"modules.enabled", json::array({"inference"})},
                            {"modules.inference.max_running", 1},
                            {"modules.inference.max_waiting", 1}}));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   REQUIRE(c.post("/v1/models", {{"path", other.dir.string()}, {"name", "backup"}}).status == 201);
   REQUIRE(c.put("/v1/models/tiny-llama/fallback", {{"fallback", "backup"}}).status == 200);
   std::vector<std::future<agora::testing::reply>> replies;
   for (int i = 0; i < 8; ++i) {
     replies.push_back(std::async(std::launch::async, [&h, i] {
-      auto client = h.connect();
+      auto client = h.connect_as_admin();
       return client.post("/v1/chat/completions",
                          chat_body({{"max_tokens", 40}, {"temperature", 0.7}, {"seed", i}, {"grounding", true}}));
     }));
@@ -775,7 +778,7 @@ void check_refusal(const agora::testing::reply& r, const model_folder& m, std::s
 TEST_CASE("a model folder is untrusted: only its own regular files, within limits, are read", "[inference][api]") {
   model_folder m;
   harness h(with_model(m));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   const auto secret = m.root / "secret.txt";
   write_text(secret, "{\"password\": \"hunter2 is the first line\n");
 
@@ -859,7 +862,7 @@ TEST_CASE("a model folder is untrusted: only its own regular files, within limit
 TEST_CASE("a load slower than load_timeout_ms answers 504 in time and frees the loader", "[inference][api]") {
   model_folder m;
   harness h(with_model(m, {{"modules.inference.load_timeout_ms", 1000}}));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   // A sparse 32 GiB weight file: hashing it takes far longer than a second, reads nothing
   // from the disk, and only the checksum touches it.
   auto slow = copy_model(m, "slow");
@@ -880,7 +883,7 @@ TEST_CASE("a load slower than load_timeout_ms answers 504 in time and frees the 
 TEST_CASE("unloaded models leave no metric series, cached answer or name behind", "[inference][api]") {
   model_folder m;
   harness h(with_model(m));
-  auto c = h.connect();
+  auto c = h.connect_as_admin();
   auto lines = [&c] {
     auto text = c.get("/metrics").body;
     return std::count(text.begin(), text.end(), '\n');
@@ -908,4 +911,46 @@ TEST_CASE("unloaded models leave no metric series, cached answer or name behind"
   // A model loaded again under an unloaded one's name answers afresh, not from its cache.
   REQUIRE(c.post("/v1/models", {{"path", m.dir.string()}, {"name", "copy0"}}).status == 201);
   CHECK(c.post("/v1/chat/completions", chat_body({{"model", "copy0"}})).header("x-cache") == "MISS");
+}
+
+TEST_CASE("a customer reaches only their own conversations and stops at the daily token allowance",
+          "[inference][api]") {
+  model_folder m;
+  harness h(with_model(m));
+  auto admin = h.connect_as_admin();
+  auto mine = admin.post("/v1/conversations", {{"model", "tiny-llama"}, {"title", "Admin's"}});
+  REQUIRE(mine.status == 201);
+  auto id = mine.json().at("id").get<std::string>();
+
+  auto other = h.connect();
+  REQUIRE(other.post("/v1/auth/register", {{"email", "b@example.com"}, {"password", "b's long password"}, {"name", "B"}})
+              .status == 201);
+  auto grant = other.post("/v1/auth/login", {{"email", "b@example.com"}, {"password", "b's long password"}}).json();
+  other.authorize(grant.at("access_token").get<std::string>());
+  CHECK(other.get("/v1/conversations/" + id).status == 404);
+  CHECK(other.del("/v1/conversations/" + id).status == 404);
+  CHECK(other.get("/v1/conversations").json().at("data").empty());
+  CHECK(other.post("/v1/chat/completions", chat_body({{"conversation_id", id}})).status == 404);
+  // Model management is for admins; the error is in OpenAI's shape.
+  auto refused = other.del("/v1/models/tiny-llama");
+  CHECK(refused.status == 403);
+  CHECK(refused.json().at("error").at("type") == "permission_error");
+  auto anonymous = h.connect().post("/v1/chat/completions", chat_body());
+  CHECK(anonymous.status == 401);
+  CHECK(anonymous.json().at("error").at("code") == "missing_credentials");
+
+  auto account = grant.at("account_id").get<std::string>();
+  REQUIRE(admin.put("/v1/admin/quotas/" + account, {{"daily_tokens", 1}}).status == 200);
+  int status = 0;
+  agora::testing::reply last;
+  for (int i = 0; i < 50 && status != 429; ++i) {
+    last = other.post("/v1/chat/completions", chat_body());
+    status = last.status;
+    if (status == 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));  // usage lands after the answer
+  }
+  REQUIRE(status == 429);
+  CHECK(last.json().at("error").at("type") == "rate_limit_exceeded");
+  CHECK(std::stoll(last.header("retry-after")) > 0);
+  // The admin's own allowance is untouched.
+  CHECK(admin.post("/v1/chat/completions", chat_body()).status == 200);
 }

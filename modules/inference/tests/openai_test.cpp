@@ -535,7 +535,7 @@ TEST_CASE("a completion prompt is a string or an array of one string", "[inferen
   CHECK(both->max_tokens == std::optional<std::int64_t>(5));
 }
 
-TEST_CASE("template messages carry role, content and name; developer reads as system", "[inference][openai]") {
+TEST_CASE("template messages carry role, content and name, and developer reads as system", "[inference][openai]") {
   std::vector<oa::chat_message> messages = {
       {oa::message_role::developer, "rules", std::nullopt},
       {oa::message_role::user, "hi", std::string("ann")},

@@ -16,7 +16,7 @@ int fail(const std::string& step, const agora::testing::reply& r) {
 
 int main() {
   agora::testing::harness h;  // 127.0.0.1, an ephemeral port, a temporary data dir, every module
-  auto c = h.connect();       // a keep-alive HTTP client
+  auto c = h.connect_as_admin();  // a keep-alive HTTP client, signed in as the harness's first admin
 
   auto created = c.post("/v1/products", {{"sku", "A-1"}, {"name", "A"}, {"price", {{"amount", 100}, {"currency", "EUR"}}}});
   if (created.status != 201) return fail("create", created);

@@ -66,11 +66,16 @@ struct access {
   bool open = false;
   std::vector<std::string> roles;
   std::string scope;
+  // false: the guard does not look at credentials at all (the caller stays anonymous).
+  // For the token endpoints: a client whose access token expired must still reach
+  // refresh, even when its HTTP stack sends the stale token with every request.
+  bool reads_credentials = true;
 
-  static access anyone() { return {true, {}, {}}; }
-  static access signed_in(std::string scope = {}) { return {false, {}, std::move(scope)}; }
+  static access anyone() { return {true, {}, {}, true}; }
+  static access token_endpoint() { return {true, {}, {}, false}; }
+  static access signed_in(std::string scope = {}) { return {false, {}, std::move(scope), true}; }
   static access any_role(std::vector<std::string> r, std::string scope = {}) {
-    return {false, std::move(r), std::move(scope)};
+    return {false, std::move(r), std::move(scope), true};
   }
 };
 

@@ -182,6 +182,7 @@ http::response encode_deleted(const conversation_deleted&, http::request_context
 http::route create_route() {
   auto r = http::describe(http::verb::post, "/v1/conversations", "createConversation",
                       "Start a stored conversation; chat requests continue it with conversation_id");
+  r.who = access::signed_in("conversations");
   r.request_schema = {{"type", "object"},
                       {"required", {"model"}},
                       {"additionalProperties", false},
@@ -192,6 +193,7 @@ http::route create_route() {
 
 http::route get_route() {
   auto r = http::describe(http::verb::get, "/v1/conversations/{id}", "getConversation", "A conversation with its messages");
+  r.who = access::signed_in("conversations");
   r.responses = {{200, conversation_schema()}, {304, nullptr}, {404, nullptr}};
   r.request_headers = {"If-None-Match"};
   return r;
@@ -200,6 +202,7 @@ http::route get_route() {
 http::route list_route() {
   auto r = http::describe(http::verb::get, "/v1/conversations", "listConversations",
                       "The caller's conversations, oldest first, a page at a time");
+  r.who = access::signed_in("conversations");
   r.responses = {{200,
                   {{"type", "object"},
                    {"properties",
@@ -214,6 +217,7 @@ http::route delete_route() {
   auto r = http::describe(http::verb::delete_, "/v1/conversations/{id}", "deleteConversation",
                       "Delete a conversation and its messages; If-Match with its ETag makes it conditional (412 "
                       "when a message was added since)");
+  r.who = access::signed_in("conversations");
   r.responses = {{204, nullptr}, {404, nullptr}, {412, nullptr}};
   r.request_headers = {"If-Match"};
   return r;

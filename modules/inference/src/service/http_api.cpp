@@ -31,7 +31,8 @@ http::response openai_response(int status, const nlohmann::json& body) {
 
 http::response error_response(const openai::api_error& e) {
   auto res = openai_response(e.status, openai::to_json(e));
-  if (e.status == 429 || e.status == 503) res.set(bhttp::field::retry_after, "1");
+  if (e.status == 429 || e.status == 503)
+    res.set(bhttp::field::retry_after, std::to_string(e.retry_after_s > 0 ? e.retry_after_s : 1));
   return res;
 }
 

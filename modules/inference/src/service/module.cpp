@@ -11,11 +11,18 @@ namespace agora::inference {
 
 namespace {
 
-http::route doc(http::verb method, std::string pattern, std::string operation_id, std::string summary) {
+// The OpenAI-shaped routes: any signed-in principal (a key with scope inference) reads
+// and generates; loading, unloading and choosing models is for admins.
+http::route doc(http::verb method, std::string pattern, std::string operation_id, std::string summary,
+                access who = access::signed_in("inference")) {
   auto r = http::describe(method, std::move(pattern), std::move(operation_id), std::move(summary));
   r.responses = {{200, {{"type", "object"}}}, {400, nullptr}, {404, nullptr}};
+  r.errors = http::error_shape::openai;
+  r.who = std::move(who);
   return r;
 }
+
+access admin_only() { return access::any_role({std::string(roles::admin)}, "admin"); }
 
 // The OpenAI bodies as documentation; the routes parse them themselves, so that a bad
 // body is answered in OpenAI's error shape.
@@ -53,6 +60,7 @@ module_definition module() {
   module_decl<service> decl("inference");
   decl.replicas(1)
       .depends_on("catalog")
+      .depends_on("customers")  // the daily token allowance (optional: none without it)
       .migrations(db::migrations())
       .setting(settings::models)
       .setting(settings::device)
@@ -90,18 +98,19 @@ module_definition module() {
       .http_route(doc(http::verb::get, "/v1/models", "listModels", "Models this server has loaded"), http_api::models)
       .http_route(doc(http::verb::get, "/v1/models/{id}", "retrieveModel", "One loaded model"), http_api::model)
       .http_route(doc(http::verb::post, "/v1/models", "registerModel",
-                      "Load a local model folder {path, name?, default?, fallback?} (agora extension; admin-only once "
-                      "identity exists)"),
+                      "Load a local model folder {path, name?, default?, fallback?} (agora extension; admins only)",
+                      admin_only()),
                   http_api::register_model)
       .http_route(doc(http::verb::delete_, "/v1/models/{id}", "unloadModel",
-                      "Unload a model; its running requests end (agora extension)"),
+                      "Unload a model; its running requests end (agora extension)", admin_only()),
                   http_api::unload_model)
       .http_route(doc(http::verb::post, "/v1/models/{id}/default", "setDefaultModel",
-                      "Make a loaded model the default (agora extension)"),
+                      "Make a loaded model the default (agora extension)", admin_only()),
                   http_api::set_default_model)
       .http_route(doc(http::verb::put, "/v1/models/{id}/fallback", "setModelFallback",
                       "Set {fallback: model} or clear {fallback: null} the model that takes this one's requests when "
-                      "its queue is full (agora extension)"),
+                      "its queue is full (agora extension)",
+                      admin_only()),
                   http_api::set_fallback_model);
   return decl.build();
 }

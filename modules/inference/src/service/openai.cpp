@@ -337,7 +337,9 @@ api_error to_api_error(const agora::error& e) {
     case errc::failed_precondition:
       out.status = 412; out.type = "invalid_request_error"; out.code = "failed_precondition"; break;
     case errc::resource_exhausted:
-      out.status = 429; out.type = "rate_limit_exceeded"; out.code = "rate_limit_exceeded"; break;
+      out.status = 429; out.type = "rate_limit_exceeded"; out.code = "rate_limit_exceeded";
+      out.retry_after_s = e.retry_after_s;
+      break;
     case errc::cancelled: out.status = 499; out.type = "invalid_request_error"; out.code = "cancelled"; break;
     case errc::internal: out.status = 500; out.type = "server_error"; break;
     case errc::unavailable: out.status = 503; out.type = "server_error"; out.code = "overloaded"; break;

@@ -28,6 +28,7 @@ struct api_error {
   std::string type = "invalid_request_error";
   std::string param;  // the offending field ("messages[0].content"); empty: null
   std::string code;   // machine-readable detail ("invalid_type"); empty: null
+  std::int64_t retry_after_s = 0;  // Retry-After on 429 and 503 (1 when 0)
 };
 
 // {"error": {"message", "type", "param", "code"}}, param and code null when empty.

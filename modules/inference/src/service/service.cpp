@@ -2,6 +2,7 @@
 #include "service/settings.hpp"
 
 #include <catalog/api.hpp>
+#include <customers/api.hpp>
 
 #include "service/conversations.hpp"
 
@@ -632,10 +633,14 @@ asio::awaitable<result<generation_started>> service::generate(generate_request r
     co_return error::not_found(req.model.empty() ? std::string("no model is loaded")
                                                  : fmt::format("the model '{}' does not exist", req.model));
   }
+  // Usage counts under the principal (an API key's own id for a key); conversations
+  // belong to the account.
+  req.caller = c.who.usage_subject();
+  if (auto spent = co_await allowance_left(req.caller, c); !spent) co_return std::move(spent).err();
   // A continued conversation: its history first, this exchange appended at the end.
   std::vector<chat_turn> new_turns;
   if (req.conversation_id) {
-    auto load = [id = *req.conversation_id, caller = req.caller](store::database& db) {
+    auto load = [id = *req.conversation_id, caller = owner_of(c)](store::database& db) {
       return conversations::sql::find(db, id, caller);
     };
     auto stored = co_await ctx_.store().run(std::move(load));
@@ -776,7 +781,7 @@ asio::awaitable<result<conversation>> service::create_conversation(create_conver
   conv.model = std::move(req.model);
   conv.title = std::move(req.title);
   conv.created_at = conv.updated_at = ctx_.clock().now_rfc3339();
-  auto job = [conv, caller = std::move(req.caller)](store::database& db) {
+  auto job = [conv, caller = owner_of(c)](store::database& db) {
     conversations::sql::insert(db, conv, caller);
   };
   auto r = co_await ctx_.store().run(std::move(job), c.deadline);
@@ -785,6 +790,7 @@ asio::awaitable<result<conversation>> service::create_conversation(create_conver
 }
 
 asio::awaitable<result<conversation>> service::get_conversation(conversation_ref req, const bus::call_context& c) {
+  req.caller = owner_of(c);
   auto job = [req](store::database& db) { return conversations::sql::find(db, req.id, req.caller); };
   auto found = co_await ctx_.store().run(std::move(job), c.deadline);
   if (!found) co_return std::move(found).err();
@@ -794,7 +800,7 @@ asio::awaitable<result<conversation>> service::get_conversation(conversation_ref
 
 asio::awaitable<result<conversation_page>> service::list_conversations(list_conversations_request req,
                                                                        const bus::call_context& c) {
-  auto fetch = [caller = std::move(req.caller)](store::database& db, const std::string& after, std::int64_t n) {
+  auto fetch = [caller = owner_of(c)](store::database& db, const std::string& after, std::int64_t n) {
     return conversations::sql::list(db, caller, after, n);
   };
   page_rules rules{conversations::default_page_limit, conversations::max_page_limit, "conv"};
@@ -804,6 +810,7 @@ asio::awaitable<result<conversation_page>> service::list_conversations(list_conv
 
 asio::awaitable<result<conversation_deleted>> service::delete_conversation(conversation_ref req,
                                                                            const bus::call_context& c) {
+  req.caller = owner_of(c);
   auto job = [req](store::database& db) {
     return db.transaction([&]() -> result<conversation_deleted> {
       auto version = conversations::sql::version_of(db, req.id, req.caller);
@@ -849,6 +856,39 @@ void service::append_to_conversation(std::string id, std::vector<chat_turn> turn
     });
   };
   write_later(std::move(job), "a conversation's messages");
+}
+
+std::string service::owner_of(const bus::call_context& c) {
+  return c.who.authenticated() && !c.who.subject.empty() ? c.who.subject : std::string("anonymous");
+}
+
+asio::awaitable<result<void>> service::allowance_left(const std::string& subject, const bus::call_context& c) {
+  if (!c.who.authenticated()) co_return ok();
+  customers::get_quota_request q{subject};
+  auto opts = bus::nested(c, std::chrono::milliseconds(2000));
+  auto quota = co_await ctx_.bus().call<customers::get_quota>(std::move(q), std::move(opts));
+  if (!quota) {
+    // Without the identity module there is no allowance to enforce; say so once in a while.
+    if (quota.err().code != errc::unavailable) co_return std::move(quota).err();
+    co_return ok();
+  }
+  auto day = ctx_.clock().now_rfc3339().substr(0, 10);
+  auto used = [subject, day](store::database& db) {
+    auto& s = db.prepare("SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) FROM usage WHERE caller = ? AND day = ?");
+    s.bind_all(subject, day);
+    return s.step() ? s.int64(0) : std::int64_t{0};
+  };
+  auto tokens = co_await ctx_.store().run(std::move(used), c.deadline);
+  if (!tokens) co_return std::move(tokens).err();
+  if (*tokens >= quota->daily_tokens) {
+    auto now = ctx_.clock().now();
+    auto midnight = std::chrono::floor<std::chrono::days>(now) + std::chrono::days(1);
+    auto wait = std::chrono::ceil<std::chrono::seconds>(midnight - now).count();
+    co_return error::exhausted(fmt::format("the daily token allowance ({} tokens) is spent; it renews at 00:00 UTC",
+                                           quota->daily_tokens),
+                               wait);
+  }
+  co_return ok();
 }
 
 void service::record_usage(std::string caller, std::string model, std::int64_t prompt_tokens,

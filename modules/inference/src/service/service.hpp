@@ -93,6 +93,11 @@ class service {
   // cached responses (not when another model holds its name).
   void drop_later(std::shared_ptr<loaded_model> m, bool forget);
   void append_to_conversation(std::string id, std::vector<chat_turn> turns);
+  // The account whose conversations a call reaches ("anonymous" without one).
+  static std::string owner_of(const bus::call_context& c);
+  // resource_exhausted (retry after the next UTC midnight) when `subject` has used its
+  // daily token allowance (customers.get_quota); ok without the customers module.
+  asio::awaitable<result<void>> allowance_left(const std::string& subject, const bus::call_context& c);
   void record_usage(std::string caller, std::string model, std::int64_t prompt_tokens, std::int64_t completion_tokens);
 
   module_context& ctx_;

@@ -1,10 +1,15 @@
-// node client.mjs BASE_URL MODEL: the official openai client, whole and streamed, chat
-// and completions, and an error, against a running agora. Exits non-zero on any miss.
+// node client.mjs BASE_URL MODEL API_KEY: the official openai client, whole and streamed,
+// chat and completions, and errors (a bad key among them), against a running agora.
+// Exits non-zero on any miss.
 import OpenAI from "openai";
 import assert from "node:assert/strict";
 
-const [baseURL, model] = process.argv.slice(2);
-const client = new OpenAI({ baseURL, apiKey: "not-needed-yet", maxRetries: 0 });
+const [baseURL, model, apiKey] = process.argv.slice(2);
+const client = new OpenAI({ baseURL, apiKey, maxRetries: 0 });
+
+// A key agora never made is refused in OpenAI's shape, which the client maps to its own error.
+const stranger = new OpenAI({ baseURL, apiKey: "agk_0000000000_notakeyatall", maxRetries: 0 });
+await assert.rejects(stranger.models.list(), (e) => e instanceof OpenAI.AuthenticationError && e.status === 401);
 
 const models = await client.models.list();
 assert.ok(models.data.some((m) => m.id === model), `model ${model} listed`);

@@ -8,4 +8,9 @@ models="$(mktemp -d)"
 "$make_model" "$models/tiny-llama"
 start_agora "$bin" --model "$models/tiny-llama" --log-level warn
 trap 'kill -9 $AGORA_PID 2>/dev/null || true; rm -rf "$DATA" "$models"' EXIT
-"$node" "$here/client.mjs" "http://127.0.0.1:$PORT/v1" tiny-llama
+# An API key with the inference scope, as an application would hold one.
+key="$(curl -sf -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $(admin_token)" \
+  -d '{"name":"openai client test","scopes":["inference"]}' "http://127.0.0.1:$PORT/v1/api-keys" |
+  sed 's/.*"key":"\([^"]*\)".*/\1/')"
+[ -n "$key" ]
+"$node" "$here/client.mjs" "http://127.0.0.1:$PORT/v1" tiny-llama "$key"

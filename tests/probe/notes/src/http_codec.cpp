@@ -40,6 +40,7 @@ std::string location(const note& n) { return "/v1/notes/" + n.id; }
 
 http::route create_route() {
   auto r = http::describe(http::verb::post, "/v1/notes", "createNote", "Create a note");
+  r.who = access::anyone();  // a demo module: its notes are public
   r.request_schema = text_body_schema(true);
   r.responses[201] = note_schema();
   return r;
@@ -47,6 +48,7 @@ http::route create_route() {
 
 http::route get_route() {
   auto r = http::describe(http::verb::get, "/v1/notes/{id}", "getNote", "Read a note");
+  r.who = access::anyone();  // a demo module: its notes are public
   r.request_headers = {"If-None-Match"};
   r.responses[200] = note_schema();
   r.responses[304] = nullptr;
@@ -55,6 +57,7 @@ http::route get_route() {
 
 http::route list_route() {
   auto r = http::describe(http::verb::get, "/v1/notes", "listNotes", "List notes in creation order");
+  r.who = access::anyone();  // a demo module: its notes are public
   r.query = http::page_query_docs("modules.notes.page_limit_max", 20);
   r.responses[200] = {{"type", "object"},
                       {"required", json::array({"data", "next_cursor"})},
@@ -66,6 +69,7 @@ http::route list_route() {
 
 http::route update_route() {
   auto r = http::describe(http::verb::patch, "/v1/notes/{id}", "updateNote", "Change a note's text");
+  r.who = access::anyone();  // a demo module: its notes are public
   r.request_schema = text_body_schema(false);
   r.request_headers = {"If-Match"};
   r.responses[200] = note_schema();
@@ -74,6 +78,7 @@ http::route update_route() {
 
 http::route delete_route() {
   auto r = http::describe(http::verb::delete_, "/v1/notes/{id}", "deleteNote", "Delete a note");
+  r.who = access::anyone();  // a demo module: its notes are public
   r.request_headers = {"If-Match"};
   r.responses[204] = nullptr;
   return r;
