@@ -185,7 +185,7 @@ TEST_CASE("one default address of each kind: the first is it, a new default disp
   CHECK(fetch(c, made(c, home("billing"))).at("is_default") == false);
 }
 
-TEST_CASE("another customer's addresses answer 404 and never show in their list; no one signed in gets 401",
+TEST_CASE("another customer's addresses answer 404 and never show in their list, and no one signed in gets 401",
           "[customers][addresses]") {
   testing::harness h(identity_only());
   auto a = customer(h.connect(), "alice@example.com");
