@@ -1,3 +1,4 @@
+#include "address_http.hpp"
 #include "http_codec.hpp"
 #include "service.hpp"
 #include "settings.hpp"
@@ -43,6 +44,11 @@ module_definition module() {
       .handle<update_account>(&service::update_account)
       .handle<get_quota>(&service::get_quota)
       .handle<set_quota>(&service::set_quota)
+      .handle<create_address>(&service::create_address)
+      .handle<list_addresses>(&service::list_addresses)
+      .handle<get_address>(&service::get_address)
+      .handle<update_address>(&service::update_address)
+      .handle<delete_address>(&service::delete_address)
       .handle<rotate_keys>(&service::rotate_keys)
       .handle<identity::signing_keys>(&service::signing_keys)
       .handle<identity::verify_api_key>(&service::verify_api_key)
@@ -54,8 +60,11 @@ module_definition module() {
                &service::rotate_keys_command)
       .publishes(std::string(accounts_topic), {std::string(customer_registered), std::string(customer_updated)})
       .publishes(std::string(credentials_topic),
-                 {std::string(apikey_created), std::string(apikey_revoked), std::string(signing_key_rotated)});
+                 {std::string(apikey_created), std::string(apikey_revoked), std::string(signing_key_rotated)})
+      .publishes(std::string(addresses_topic),
+                 {std::string(address_created), std::string(address_updated), std::string(address_deleted)});
   http_codec::add_routes(decl);
+  add_address_routes(decl);
   return std::move(decl).build();
 }
 

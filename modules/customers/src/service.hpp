@@ -49,6 +49,12 @@ class service {
   asio::awaitable<result<quota>> get_quota(get_quota_request req, const bus::call_context& c);
   asio::awaitable<result<quota>> set_quota(set_quota_request req, const bus::call_context& c);
 
+  asio::awaitable<result<address>> create_address(create_address_request req, const bus::call_context& c);
+  asio::awaitable<result<address_page>> list_addresses(list_addresses_request req, const bus::call_context& c);
+  asio::awaitable<result<address>> get_address(get_address_request req, const bus::call_context& c);
+  asio::awaitable<result<address>> update_address(update_address_request req, const bus::call_context& c);
+  asio::awaitable<result<address_removed>> delete_address(delete_address_request req, const bus::call_context& c);
+
   asio::awaitable<result<rotate_keys_reply>> rotate_keys(rotate_keys_request req, const bus::call_context& c);
   asio::awaitable<result<identity::signing_keys_reply>> signing_keys(identity::signing_keys_request req,
                                                                      const bus::call_context& c);
@@ -78,6 +84,8 @@ class service {
   asio::awaitable<void> background();
   asio::awaitable<void> flush_key_uses();
   result<account> me_of(const bus::call_context& c) const;
+  bus::event address_event(std::string_view type, const std::string& account_id, const address& a,
+                           const bus::call_context& c) const;
   quota quota_of(std::string subject, const std::optional<sql::quota_row>& row) const;
   std::string now() const { return ctx_.clock().now_rfc3339(); }
   std::string later(std::chrono::seconds s) const;

@@ -281,6 +281,154 @@ constexpr auto json_fields(const rotate_keys_reply*) {
   return std::tuple{json_field("kid", &rotate_keys_reply::kid), json_field("published", &rotate_keys_reply::published)};
 }
 
+// The signed-in account's postal addresses (at most 50 an account). Each is of one kind,
+// shipping or billing, and at most one of each kind is the default: making an address
+// the default (on create or update) clears the previous default of its kind in the same
+// change, and the first address of a kind is made the default whatever is_default says.
+// Deleting the default promotes nothing: the kind then has no default until one is set.
+// Ids of another account's addresses answer not_found, for admins too.
+inline constexpr std::string_view addresses_topic = "customers.addresses";
+inline constexpr std::string_view address_created = "address.created";
+inline constexpr std::string_view address_updated = "address.updated";
+inline constexpr std::string_view address_deleted = "address.deleted";
+
+// Field rules (text is trimmed first; an optional one left empty is absent):
+// recipient 1–200 characters, line1 1–200, line2 up to 200, city 1–100, region up to
+// 100, postal_code 1–20 of A–Z, a–z, 0–9, space and '-', country ISO 3166-1 alpha-2 in
+// upper case ("DE"), phone up to 32 of digits, spaces, '+', '-', '(' and ')' with at
+// least one digit. `version` is the ETag.
+struct address {
+  std::string id;    // "adr_…"
+  std::string kind;  // shipping | billing
+  bool is_default = false;
+  std::string recipient;
+  std::string line1;
+  std::optional<std::string> line2;
+  std::string city;
+  std::optional<std::string> region;
+  std::string postal_code;
+  std::string country;
+  std::optional<std::string> phone;
+  std::int64_t version = 0;
+  std::string created_at;
+  std::string updated_at;
+
+  friend bool operator==(const address&, const address&) = default;
+};
+constexpr auto json_fields(const address*) {
+  return std::tuple{json_field("id", &address::id),
+                    json_field("kind", &address::kind),
+                    json_field("is_default", &address::is_default),
+                    json_field("recipient", &address::recipient),
+                    json_field("line1", &address::line1),
+                    json_field("line2", &address::line2),
+                    json_field("city", &address::city),
+                    json_field("region", &address::region),
+                    json_field("postal_code", &address::postal_code),
+                    json_field("country", &address::country),
+                    json_field("phone", &address::phone),
+                    json_field("version", &address::version),
+                    json_field("created_at", &address::created_at),
+                    json_field("updated_at", &address::updated_at)};
+}
+
+// More than 50 addresses answer conflict.
+struct create_address_request {
+  std::string kind;
+  bool is_default = false;
+  std::string recipient;
+  std::string line1;
+  std::optional<std::string> line2;
+  std::string city;
+  std::optional<std::string> region;
+  std::string postal_code;
+  std::string country;
+  std::optional<std::string> phone;
+};
+constexpr auto json_fields(const create_address_request*) {
+  using r = create_address_request;
+  return std::tuple{json_field("kind", &r::kind),
+                    json_field("is_default", &r::is_default, json_default),
+                    json_field("recipient", &r::recipient),
+                    json_field("line1", &r::line1),
+                    json_field("line2", &r::line2),
+                    json_field("city", &r::city),
+                    json_field("region", &r::region),
+                    json_field("postal_code", &r::postal_code),
+                    json_field("country", &r::country),
+                    json_field("phone", &r::phone)};
+}
+
+// In id order (creation order), optionally of one kind.
+struct list_addresses_request {
+  std::optional<std::int64_t> limit;
+  std::string cursor;
+  std::optional<std::string> kind;
+};
+constexpr auto json_fields(const list_addresses_request*) {
+  return std::tuple{json_field("limit", &list_addresses_request::limit),
+                    json_field("cursor", &list_addresses_request::cursor, json_default),
+                    json_field("kind", &list_addresses_request::kind)};
+}
+using address_page = page<address>;
+
+struct get_address_request {
+  std::string id;
+};
+constexpr auto json_fields(const get_address_request*) { return std::tuple{json_field("id", &get_address_request::id)}; }
+
+// Only the fields present change; line2, region and phone set to null are cleared. With
+// `expected_version` set, an address at none of its versions is refused with
+// failed_precondition. is_default false leaves the kind without a default; an address
+// moved to the other kind keeps its is_default (and, as a default, displaces that kind's).
+struct update_address_request {
+  std::string id;
+  std::optional<version_match> expected_version;  // If-Match
+  std::optional<std::string> kind;
+  std::optional<bool> is_default;
+  std::optional<std::string> recipient;
+  std::optional<std::string> line1;
+  nullable_patch<std::string> line2;
+  std::optional<std::string> city;
+  nullable_patch<std::string> region;
+  std::optional<std::string> postal_code;
+  std::optional<std::string> country;
+  nullable_patch<std::string> phone;
+};
+constexpr auto json_fields(const update_address_request*) {
+  using r = update_address_request;
+  return std::tuple{json_field("id", &r::id),
+                    json_field("expected_version", &r::expected_version),
+                    json_field("kind", &r::kind),
+                    json_field("is_default", &r::is_default),
+                    json_field("recipient", &r::recipient),
+                    json_field("line1", &r::line1),
+                    json_field("line2", &r::line2),
+                    json_field("city", &r::city),
+                    json_field("region", &r::region),
+                    json_field("postal_code", &r::postal_code),
+                    json_field("country", &r::country),
+                    json_field("phone", &r::phone)};
+}
+
+struct delete_address_request {
+  std::string id;
+  std::optional<version_match> expected_version;  // If-Match
+};
+constexpr auto json_fields(const delete_address_request*) {
+  return std::tuple{json_field("id", &delete_address_request::id),
+                    json_field("expected_version", &delete_address_request::expected_version)};
+}
+
+// The deleted address and the version it had.
+struct address_removed {
+  std::string id;
+  std::int64_t version = 0;
+};
+constexpr auto json_fields(const address_removed*) {
+  return std::tuple{json_field("id", &address_removed::id), json_field("version", &address_removed::version)};
+}
+
 #define AGORA_CUSTOMERS_METHOD(type, method_name, req, rep)   \
   struct type {                                               \
     static constexpr std::string_view name = method_name;    \
@@ -304,6 +452,12 @@ AGORA_CUSTOMERS_METHOD(update_account, "customers.update_account", update_accoun
 AGORA_CUSTOMERS_METHOD(get_quota, "customers.get_quota", get_quota_request, quota);
 AGORA_CUSTOMERS_METHOD(set_quota, "customers.set_quota", set_quota_request, quota);
 AGORA_CUSTOMERS_METHOD(rotate_keys, "customers.rotate_keys", rotate_keys_request, rotate_keys_reply);
+
+AGORA_CUSTOMERS_METHOD(create_address, "customers.create_address", create_address_request, address);
+AGORA_CUSTOMERS_METHOD(list_addresses, "customers.list_addresses", list_addresses_request, address_page);
+AGORA_CUSTOMERS_METHOD(get_address, "customers.get_address", get_address_request, address);
+AGORA_CUSTOMERS_METHOD(update_address, "customers.update_address", update_address_request, address);
+AGORA_CUSTOMERS_METHOD(delete_address, "customers.delete_address", delete_address_request, address_removed);
 
 #undef AGORA_CUSTOMERS_METHOD
 
