@@ -103,6 +103,7 @@ struct verified {
 
 // Verifies compact JWS tokens against a set of public keys it holds. set_keys() may run
 // while other threads verify (the key set is an immutable snapshot swapped atomically).
+// A moved-from verifier may only be assigned to or destroyed.
 //
 // A token is accepted when: it is at most max_token_bytes; its header is a JSON object with
 // "alg" EdDSA or RS256, a string "kid" naming a held key of that algorithm, and no "crit";

@@ -13,8 +13,8 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
 
 namespace agora::jwt {
@@ -419,10 +419,18 @@ std::string_view describe(failure f) noexcept {
 
 using key_set = std::vector<public_key>;
 
+// The key set is swapped under a mutex held only to copy or replace the pointer (a
+// reference count's increment): std::atomic<std::shared_ptr> in GCC 12 guards the pointer
+// with a lock bit that ThreadSanitizer cannot see, so every swap would read as a race.
 struct verifier::state {
   verify_options options;
-  std::atomic<std::shared_ptr<const key_set>> keys{std::make_shared<const key_set>()};
+  mutable std::mutex keys_mutex;
+  std::shared_ptr<const key_set> keys = std::make_shared<const key_set>();
 
+  std::shared_ptr<const key_set> snapshot() const {
+    std::lock_guard lock(keys_mutex);
+    return keys;
+  }
   result<verified, failure> check(std::string_view token, std::int64_t now) const;
 };
 
@@ -441,11 +449,13 @@ void verifier::set_keys(std::vector<public_key> keys) {
     for (std::size_t j = i + 1; j < keys.size(); ++j)
       if (keys[i].kid() == keys[j].kid())
         throw std::invalid_argument(fmt::format("jwt::verifier: two keys share the kid '{}'", keys[i].kid()));
-  s_->keys.store(std::make_shared<const key_set>(std::move(keys)));
+  auto next = std::make_shared<const key_set>(std::move(keys));
+  std::lock_guard lock(s_->keys_mutex);
+  s_->keys.swap(next);
 }
 
 std::vector<std::string> verifier::kids() const {
-  auto keys = s_->keys.load();
+  auto keys = s_->snapshot();
   std::vector<std::string> out;
   out.reserve(keys->size());
   for (const auto& k : *keys) out.push_back(k.kid());
@@ -485,7 +495,7 @@ result<verified, failure> verifier::state::check(std::string_view token, std::in
   const std::string* kid = nullptr;
   if (string_claim(header, "kid", kid) != read::ok) return failure::unknown_key;
 
-  auto keys = this->keys.load();
+  auto keys = snapshot();
   auto key = std::find_if(keys->begin(), keys->end(), [&](const public_key& k) { return k.kid() == *kid; });
   if (key == keys->end()) return failure::unknown_key;
   if (key->alg() != *alg) return failure::algorithm_mismatch;
