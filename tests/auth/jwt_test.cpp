@@ -36,8 +36,9 @@ jwt::public_key public_of(const jwt::private_key& k) {
   return *p;
 }
 
-jwt::verifier make_verifier() {
-  jwt::verifier v({.issuer = "agora", .audience = "agora-api"});
+// Most tests below run twice (GENERATE): without and with a cache of verified tokens.
+jwt::verifier make_verifier(std::size_t cache_entries = 0) {
+  jwt::verifier v({.issuer = "agora", .audience = "agora-api", .cache_entries = cache_entries});
   v.set_keys({public_of(ed_key()), public_of(rsa_key())});
   return v;
 }
@@ -159,7 +160,7 @@ TEST_CASE("algorithm names are the JOSE ones, case-sensitive", "[jwt]") {
 }
 
 TEST_CASE("a signed token verifies and yields its claims, for both algorithms", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   for (const auto* key : {&ed_key(), &rsa_key()}) {
     auto token = jwt::sign(*key, claims());
     auto p = split(token);
@@ -179,7 +180,7 @@ TEST_CASE("a signed token verifies and yields its claims, for both algorithms", 
 }
 
 TEST_CASE("tokens built by hand verify, so the refusals below are about what they change", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   CHECK(v.verify(ed_token(claims()), now));
   CHECK(v.verify(hand_token(rsa_header(), claims().dump(), rsa_key()), now));
   auto c = claims();
@@ -193,7 +194,7 @@ TEST_CASE("tokens built by hand verify, so the refusals below are about what the
 }
 
 TEST_CASE("alg none is refused, with or without a signature", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   auto input = b64(R"({"alg":"none","typ":"JWT","kid":"ed-1"})") + "." + b64(claims().dump());
   CHECK(refusal(v, input + ".") == jwt::failure::unsupported_algorithm);
   CHECK(refusal(v, input + "." + b64(ed_signature(ed_key(), input))) == jwt::failure::unsupported_algorithm);
@@ -202,7 +203,7 @@ TEST_CASE("alg none is refused, with or without a signature", "[jwt]") {
 }
 
 TEST_CASE("a missing, non-string or unknown alg is refused; HMAC never is accepted", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   CHECK(refusal(v, hand_token(R"({"kid":"ed-1"})", claims().dump(), ed_key())) == jwt::failure::unsupported_algorithm);
   CHECK(refusal(v, hand_token(R"({"alg":7,"kid":"ed-1"})", claims().dump(), ed_key())) ==
         jwt::failure::unsupported_algorithm);
@@ -220,7 +221,7 @@ TEST_CASE("a missing, non-string or unknown alg is refused; HMAC never is accept
 }
 
 TEST_CASE("a token whose kid is missing or unknown is refused", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   CHECK(refusal(v, hand_token(R"({"alg":"EdDSA"})", claims().dump(), ed_key())) == jwt::failure::unknown_key);
   CHECK(refusal(v, hand_token(R"({"alg":"EdDSA","kid":1})", claims().dump(), ed_key())) == jwt::failure::unknown_key);
   CHECK(refusal(v, hand_token(R"({"alg":"EdDSA","kid":"ed-2"})", claims().dump(), ed_key())) ==
@@ -231,7 +232,7 @@ TEST_CASE("a token whose kid is missing or unknown is refused", "[jwt]") {
 }
 
 TEST_CASE("a header alg that is not the key's algorithm is refused", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   CHECK(refusal(v, hand_token(R"({"alg":"RS256","kid":"ed-1"})", claims().dump(), rsa_key())) ==
         jwt::failure::algorithm_mismatch);
   CHECK(refusal(v, hand_token(R"({"alg":"EdDSA","kid":"rsa-1"})", claims().dump(), ed_key())) ==
@@ -239,7 +240,7 @@ TEST_CASE("a header alg that is not the key's algorithm is refused", "[jwt]") {
 }
 
 TEST_CASE("one flipped bit in the payload or the signature fails the signature", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   for (const auto* key : {&ed_key(), &rsa_key()}) {
     auto token = jwt::sign(*key, claims());
     auto p = split(token);
@@ -261,7 +262,7 @@ TEST_CASE("one flipped bit in the payload or the signature fails the signature",
 }
 
 TEST_CASE("a signature of the wrong length is refused", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   for (const auto* key : {&ed_key(), &rsa_key()}) {
     auto p = split(jwt::sign(*key, claims()));
     auto sig = raw(p.signature);
@@ -274,7 +275,7 @@ TEST_CASE("a signature of the wrong length is refused", "[jwt]") {
 }
 
 TEST_CASE("exp is enforced with the leeway", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   auto c = claims();
   c["exp"] = now - 29;
   CHECK(v.verify(ed_token(c), now));  // within the 30 s leeway
@@ -295,7 +296,7 @@ TEST_CASE("exp is enforced with the leeway", "[jwt]") {
 }
 
 TEST_CASE("nbf and iat in the future beyond the leeway are refused", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   auto c = claims();
   c["nbf"] = now + 30;
   CHECK(v.verify(ed_token(c), now));
@@ -309,7 +310,7 @@ TEST_CASE("nbf and iat in the future beyond the leeway are refused", "[jwt]") {
 }
 
 TEST_CASE("the issuer must be the expected one", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   auto c = claims();
   c["iss"] = "someone-else";
   CHECK(refusal(v, ed_token(c)) == jwt::failure::wrong_issuer);
@@ -318,7 +319,7 @@ TEST_CASE("the issuer must be the expected one", "[jwt]") {
 }
 
 TEST_CASE("the audience must be present and contain the expected one", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   auto c = claims();
   c["aud"] = json::array({"billing", "agora-api"});
   CHECK(v.verify(ed_token(c), now));
@@ -337,7 +338,7 @@ TEST_CASE("the audience must be present and contain the expected one", "[jwt]") 
 }
 
 TEST_CASE("exp, sub and iss are required", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   for (const char* name : {"exp", "sub", "iss"}) {
     auto c = claims();
     c.erase(name);
@@ -349,7 +350,7 @@ TEST_CASE("exp, sub and iss are required", "[jwt]") {
 }
 
 TEST_CASE("claims of the wrong type are malformed", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   auto with = [](const char* name, json value) {
     auto c = claims();
     c[name] = std::move(value);
@@ -376,7 +377,7 @@ TEST_CASE("claims of the wrong type are malformed", "[jwt]") {
 }
 
 TEST_CASE("tokens that are not three base64url parts of JSON objects are malformed", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   auto good = ed_token(claims());
   auto p = split(good);
   auto payload = claims().dump();
@@ -452,7 +453,7 @@ TEST_CASE("a token over max_token_bytes is refused before anything else", "[jwt]
 }
 
 TEST_CASE("typ is not checked: another value or none at all is fine", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   CHECK(v.verify(hand_token(R"({"alg":"EdDSA","kid":"ed-1"})", claims().dump(), ed_key()), now));
   CHECK(v.verify(hand_token(R"({"alg":"EdDSA","kid":"ed-1","typ":"at+jwt"})", claims().dump(), ed_key()), now));
 }
@@ -585,7 +586,8 @@ TEST_CASE("every failure has a reason", "[jwt]") {
 }
 
 TEST_CASE("set_keys while other threads verify: each sees a whole key set", "[jwt]") {
-  auto v = make_verifier();
+  auto cache_entries = GENERATE(std::size_t{0}, std::size_t{64});
+  auto v = make_verifier(cache_entries);
   auto second = jwt::generate_key(jwt::algorithm::eddsa, "ed-2");
   auto first_pub = public_of(ed_key());
   auto second_pub = public_of(second);
@@ -635,4 +637,60 @@ TEST_CASE("set_keys while other threads verify: each sees a whole key set", "[jw
   CHECK(unexpected == 0);
   CHECK(accepted >= 4);
   CHECK(v.kids() == std::vector<std::string>{"ed-2", "ed-1"});
+}
+
+TEST_CASE("with a cache, a token seen again is still held to its times and its keys", "[jwt]") {
+  auto v = make_verifier(4);
+  auto token = ed_token(claims());
+  auto first = v.verify(token, now);
+  REQUIRE(first);
+  auto again = v.verify(token, now);
+  REQUIRE(again);
+  CHECK(again->claims == first->claims);
+  CHECK(again->subject == "cus_1");
+  CHECK(again->kid == "ed-1");
+  CHECK(again->expires_at == now + 600);
+  CHECK(again->issued_at == now - 10);
+  CHECK(refusal(v, token, now + 630) == jwt::failure::expired);
+  CHECK(refusal(v, token, now - 100) == jwt::failure::not_yet_valid);  // nbf is now - 10
+  auto c = claims();
+  c.erase("nbf");
+  c["iat"] = now + 20;
+  auto early = ed_token(c);
+  REQUIRE(v.verify(early, now));
+  CHECK(refusal(v, early, now - 20) == jwt::failure::not_yet_valid);  // iat beyond the leeway
+
+  auto p = split(token);
+  p.signature = flip_bit(p.signature, 0, 0);
+  CHECK(refusal(v, join(p)) == jwt::failure::bad_signature);
+  CHECK(refusal(v, token + " ") == jwt::failure::malformed);
+
+  v.set_keys({public_of(rsa_key())});
+  CHECK(refusal(v, token) == jwt::failure::unknown_key);
+  v.set_keys({public_of(ed_key())});
+  CHECK(v.verify(token, now));
+
+  // More tokens than entries: the cache makes room and every answer stays right.
+  std::vector<std::string> many;
+  for (int i = 0; i < 10; ++i) {
+    auto ci = claims();
+    ci["jti"] = "tok_" + std::to_string(i);
+    ci["exp"] = now + 100 + i;
+    many.push_back(ed_token(ci));
+  }
+  for (int round = 0; round < 2; ++round)
+    for (std::size_t i = 0; i < many.size(); ++i) {
+      auto r = v.verify(many[i], now);
+      REQUIRE(r);
+      CHECK(r->jti == "tok_" + std::to_string(i));
+    }
+  for (std::size_t i = 0; i < many.size(); ++i)
+    CHECK(refusal(v, many[i], now + 130 + static_cast<std::int64_t>(i)) == jwt::failure::expired);
+
+  // A refused token is not remembered: refused at a late time, it passes at an early one.
+  auto c2 = claims();
+  c2["exp"] = now + 10;
+  auto short_lived = ed_token(c2);
+  CHECK(refusal(v, short_lived, now + 100) == jwt::failure::expired);
+  CHECK(v.verify(short_lived, now));
 }
