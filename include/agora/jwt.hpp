@@ -95,7 +95,7 @@ enum class failure {
   not_yet_valid,          // nbf or iat later than now + leeway
   wrong_issuer,
   wrong_audience,         // "aud" missing or without the expected audience
-  missing_claim,          // "exp", "sub" or "iss" absent
+  missing_claim,          // "exp", "sub" or "iss" absent, or "sub" or "iss" empty
 };
 std::string_view describe(failure f) noexcept;
 
@@ -112,8 +112,8 @@ struct verified {
 //
 // A token is accepted when: it is at most max_token_bytes; its header is a JSON object with
 // "alg" EdDSA or RS256, a string "kid" naming a held key of that algorithm, and no "crit";
-// the signature verifies; its payload is a JSON object (duplicate member names refused,
-// in header and payload alike) with integer "exp" (and "nbf", "iat" when present) within
+// the signature verifies; its payload is a JSON object (strict JSON in UTF-8 without a
+// BOM, duplicate member names refused, in header and payload alike) with integer "exp" (and "nbf", "iat" when present) within
 // the leeway of `now`, string "sub" and "iss", "iss" equal to the issuer and "aud"
 // containing the audience; "jti", when present, is a string. "typ" is not checked. The
 // payload is parsed only after its signature has verified.
