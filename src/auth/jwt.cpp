@@ -442,10 +442,12 @@ class token_cache {
     return it->second;
   }
 
-  void insert(const digest& d, entry e, std::int64_t now, std::int64_t leeway) {
+  void insert(const digest& d, entry e, std::int64_t now, std::chrono::seconds leeway) {
     std::lock_guard lock(mutex_);
     if (entries_.size() >= capacity_) {
-      std::erase_if(entries_, [&](const auto& kv) { return now >= kv.second.token->expires_at + leeway; });
+      std::erase_if(entries_, [&](const auto& kv) {
+        return static_cast<__int128>(now) >= kv.second.token->expires_at + static_cast<__int128>(leeway.count());
+      });
       if (entries_.size() >= capacity_) entries_.clear();
     }
     entries_.emplace(d, std::move(e));
@@ -563,7 +565,7 @@ result<verified, failure> verifier::state::check(std::string_view token, std::in
   }
   auto r = check_uncached(token, now, *keys, not_before);
   if (r) {
-    keys->cache.insert(d, {std::make_shared<const verified>(*r), not_before}, now, options.leeway.count());
+    keys->cache.insert(d, {std::make_shared<const verified>(*r), not_before}, now, options.leeway);
   }
   return r;
 }

@@ -687,6 +687,15 @@ TEST_CASE("with a cache, a token seen again is still held to its times and its k
   for (std::size_t i = 0; i < many.size(); ++i)
     CHECK(refusal(v, many[i], now + 130 + static_cast<std::int64_t>(i)) == jwt::failure::expired);
 
+  // Making room looks at every entry's exp, the largest an int64 holds included.
+  auto tiny = make_verifier(1);
+  auto c3 = claims();
+  c3["exp"] = std::numeric_limits<std::int64_t>::max();
+  auto forever = ed_token(c3);
+  CHECK(tiny.verify(forever, now));
+  CHECK(tiny.verify(token, now));
+  CHECK(tiny.verify(forever, std::numeric_limits<std::int64_t>::max() - 31));
+
   // A refused token is not remembered: refused at a late time, it passes at an early one.
   auto c2 = claims();
   c2["exp"] = now + 10;
