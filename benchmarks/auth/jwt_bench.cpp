@@ -106,14 +106,18 @@ int main(int argc, char** argv) {
               ed_token.size(), rsa_token.size());
   std::printf("| measure (one core) | agora /s | anchor: openssl speed /s | agora/anchor | target | verdict |\n");
   std::printf("|---|---|---|---|---|---|\n");
-  std::printf("| EdDSA `verifier::verify` (parse + signature + claims) | %s | %s (ed25519 verify) | %s | ≥ 50 000 | %s |\n",
-              per_second(ed_verify).c_str(), anchor(ed_verify_anchor).c_str(), ratio(ed_verify, ed_verify_anchor).c_str(),
-              ed_verify >= target ? "met" : "not met");
-  std::printf("| EdDSA `verifier::verify`, the same token again, `cache_entries` on (a hit: no parse, no signature) | %s | %s (ed25519 verify) | %s | ≥ 50 000 | %s |\n",
-              per_second(ed_cached).c_str(), anchor(ed_verify_anchor).c_str(), ratio(ed_cached, ed_verify_anchor).c_str(),
-              ed_cached >= target ? "met, on a hit" : "not met");
+  std::printf(
+      "| EdDSA `verifier::verify` (parse + signature + claims) | %s | %s (ed25519 verify) | %s | ≥ 50 000 | %s |\n",
+      per_second(ed_verify).c_str(), anchor(ed_verify_anchor).c_str(), ratio(ed_verify, ed_verify_anchor).c_str(),
+      ed_verify >= target ? "met" : "not met");
+  std::printf(
+      "| EdDSA `verifier::verify`, the same token again, `cache_entries` on (a hit: no parse, no signature) | %s | %s "
+      "(ed25519 verify) | %s | ≥ 50 000 | %s |\n",
+      per_second(ed_cached).c_str(), anchor(ed_verify_anchor).c_str(), ratio(ed_cached, ed_verify_anchor).c_str(),
+      ed_cached >= target ? "met, on a hit" : "not met");
   std::printf("| EdDSA signature check alone (`public_key::verify`) | %s | %s (ed25519 verify) | %s | | |\n",
-              per_second(ed_check).c_str(), anchor(ed_verify_anchor).c_str(), ratio(ed_check, ed_verify_anchor).c_str());
+              per_second(ed_check).c_str(), anchor(ed_verify_anchor).c_str(),
+              ratio(ed_check, ed_verify_anchor).c_str());
   std::printf("| RS256 `verifier::verify` | %s | %s (rsa2048 verify) | %s | | |\n", per_second(rsa_verify).c_str(),
               anchor(rsa_verify_anchor).c_str(), ratio(rsa_verify, rsa_verify_anchor).c_str());
   std::printf("| EdDSA `jwt::sign` | %s | %s (ed25519 sign) | %s | | |\n", per_second(ed_sign).c_str(),

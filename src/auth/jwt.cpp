@@ -68,7 +68,8 @@ constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmno
 constexpr std::array<std::int8_t, 256> decode_table = [] {
   std::array<std::int8_t, 256> t{};
   t.fill(-1);
-  for (std::size_t i = 0; i < alphabet.size(); ++i) t[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
+  for (std::size_t i = 0; i < alphabet.size(); ++i)
+    t[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
   return t;
 }();
 
@@ -228,7 +229,8 @@ json private_key::public_jwk() const {
     check_ed25519_secret(*this);
     std::array<unsigned char, crypto_sign_PUBLICKEYBYTES> pk{};
     crypto_sign_ed25519_sk_to_pk(pk.data(), bytes(secret));
-    jwk = {{"kty", "OKP"}, {"crv", "Ed25519"},
+    jwk = {{"kty", "OKP"},
+           {"crv", "Ed25519"},
            {"x", base64url_encode({reinterpret_cast<const char*>(pk.data()), pk.size()})}};
   } else {
     auto key = load_rsa_private(secret);
@@ -323,7 +325,8 @@ result<public_key> public_key::from_jwk(const json& jwk) {
   auto kid = text("kid");
   if (!kid || kid->empty()) return bad("kid", "\"kid\" must be a non-empty string");
   for (const char* secret : {"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-    if (jwk.contains(secret)) return bad(secret, fmt::format("a public JWK must not carry the private member \"{}\"", secret));
+    if (jwk.contains(secret))
+      return bad(secret, fmt::format("a public JWK must not carry the private member \"{}\"", secret));
   if (jwk.contains("use") && (!text("use") || *text("use") != "sig")) return bad("use", "\"use\" must be \"sig\"");
   auto kty = text("kty");
   if (!kty || (*kty != "OKP" && *kty != "RSA")) return bad("kty", "\"kty\" must be \"OKP\" or \"RSA\"");
@@ -355,7 +358,8 @@ result<public_key> public_key::from_jwk(const json& jwk) {
       if (!bn_n || !bn_e) openssl_failure("BN_bin2bn");
       auto bits = static_cast<std::size_t>(BN_num_bits(bn_n.get()));
       if (bits < min_rsa_bits || bits > max_rsa_bits)
-        return bad("n", fmt::format("the RSA modulus has {} bits; it must have {} to {}", bits, min_rsa_bits, max_rsa_bits));
+        return bad("n",
+                   fmt::format("the RSA modulus has {} bits; it must have {} to {}", bits, min_rsa_bits, max_rsa_bits));
       if (!BN_is_odd(bn_e.get()) || BN_num_bits(bn_e.get()) < 2 || BN_num_bits(bn_e.get()) > 64)
         return bad("e", "\"e\" must be an odd exponent above 1 of at most 64 bits");
       param_bld_ptr bld(OSSL_PARAM_BLD_new());
@@ -370,7 +374,8 @@ result<public_key> public_key::from_jwk(const json& jwk) {
         openssl_failure("EVP_PKEY_fromdata");
       s->rsa.reset(raw);
       s->rsa_bytes = static_cast<std::size_t>(EVP_PKEY_get_size(raw));
-      s->jwk = {{"kty", "RSA"}, {"n", base64url_encode(big_endian(bn_n.get()))},
+      s->jwk = {{"kty", "RSA"},
+                {"n", base64url_encode(big_endian(bn_n.get()))},
                 {"e", base64url_encode(big_endian(bn_e.get()))}};
     }
   } catch (const std::exception& e) {
@@ -395,10 +400,10 @@ bool public_key::verify(std::string_view signing_input, std::string_view signatu
   if (signature.size() != s_->rsa_bytes) return false;
   md_ctx_ptr ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
-  bool ok = ctx && EVP_DigestVerifyInit(ctx.get(), &pctx, sha256(), nullptr, s_->rsa.get()) == 1 &&
-            EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
-            EVP_DigestVerify(ctx.get(), bytes(signature), signature.size(), bytes(signing_input),
-                             signing_input.size()) == 1;
+  bool ok =
+      ctx && EVP_DigestVerifyInit(ctx.get(), &pctx, sha256(), nullptr, s_->rsa.get()) == 1 &&
+      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
+      EVP_DigestVerify(ctx.get(), bytes(signature), signature.size(), bytes(signing_input), signing_input.size()) == 1;
   if (!ok) ERR_clear_error();
   return ok;
 }
@@ -570,8 +575,8 @@ result<verified, failure> verifier::state::check(std::string_view token, std::in
   return r;
 }
 
-result<verified, failure> verifier::state::check_uncached(std::string_view token, std::int64_t now,
-                                                          const key_set& keys, std::int64_t& not_before) const {
+result<verified, failure> verifier::state::check_uncached(std::string_view token, std::int64_t now, const key_set& keys,
+                                                          std::int64_t& not_before) const {
   auto dot1 = token.find('.');
   if (dot1 == std::string_view::npos) return failure::malformed;
   auto dot2 = token.find('.', dot1 + 1);

@@ -1,12 +1,12 @@
 #include <agora/jwt.hpp>
 
-#include <catch2/catch.hpp>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <sodium.h>
+#include <catch2/catch.hpp>
 
 #include <atomic>
 #include <string>
@@ -93,8 +93,8 @@ std::string ed_header() { return R"({"alg":"EdDSA","typ":"JWT","kid":"ed-1"})"; 
 std::string rsa_header() { return R"({"alg":"RS256","typ":"JWT","kid":"rsa-1"})"; }
 
 json claims() {
-  return {{"iss", "agora"},     {"sub", "cus_1"},   {"aud", "agora-api"},        {"exp", now + 600},
-          {"nbf", now - 10},    {"iat", now - 10},  {"jti", "tok_1"},            {"roles", {"customer"}}};
+  return {{"iss", "agora"},  {"sub", "cus_1"},  {"aud", "agora-api"}, {"exp", now + 600},
+          {"nbf", now - 10}, {"iat", now - 10}, {"jti", "tok_1"},     {"roles", {"customer"}}};
 }
 
 std::string ed_token(const json& c) { return hand_token(ed_header(), c.dump(), ed_key()); }
@@ -134,18 +134,19 @@ TEST_CASE("base64url encodes without padding and decodes only canonical text", "
   CHECK(b64("\xfb\xff") == "-_8");
   std::string all;
   for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
-  for (std::size_t n = 0; n <= all.size(); n += 37) CHECK(jwt::base64url_decode(b64(all.substr(0, n))) == all.substr(0, n));
+  for (std::size_t n = 0; n <= all.size(); n += 37)
+    CHECK(jwt::base64url_decode(b64(all.substr(0, n))) == all.substr(0, n));
   CHECK(jwt::base64url_decode("Zm9vYg") == "foob");
   CHECK(jwt::base64url_decode("-_8") == "\xfb\xff");
 
-  CHECK_FALSE(jwt::base64url_decode("Zm9vYg=="));   // padding
+  CHECK_FALSE(jwt::base64url_decode("Zm9vYg=="));  // padding
   CHECK_FALSE(jwt::base64url_decode("Zg=="));
-  CHECK_FALSE(jwt::base64url_decode("+/8"));        // the standard alphabet's characters
-  CHECK_FALSE(jwt::base64url_decode("Zm9 v"));      // whitespace
+  CHECK_FALSE(jwt::base64url_decode("+/8"));    // the standard alphabet's characters
+  CHECK_FALSE(jwt::base64url_decode("Zm9 v"));  // whitespace
   CHECK_FALSE(jwt::base64url_decode("Zm9v\n"));
-  CHECK_FALSE(jwt::base64url_decode("Zm9vY"));      // 4n+1 characters
-  CHECK_FALSE(jwt::base64url_decode("Zh"));         // leftover bits not zero ("Zg" is the text of "f")
-  CHECK_FALSE(jwt::base64url_decode("Zm9"));        // likewise for two bytes ("Zm8")
+  CHECK_FALSE(jwt::base64url_decode("Zm9vY"));  // 4n+1 characters
+  CHECK_FALSE(jwt::base64url_decode("Zh"));     // leftover bits not zero ("Zg" is the text of "f")
+  CHECK_FALSE(jwt::base64url_decode("Zm9"));    // likewise for two bytes ("Zm8")
   CHECK_FALSE(jwt::base64url_decode(std::string_view("Zm\0v", 4)));
 }
 
@@ -359,11 +360,11 @@ TEST_CASE("claims of the wrong type are malformed", "[jwt]") {
   CHECK(refusal(v, with("exp", "9999999999")) == jwt::failure::malformed);
   CHECK(refusal(v, with("exp", 1.9e9)) == jwt::failure::malformed);
   CHECK(refusal(v, with("exp", nullptr)) == jwt::failure::malformed);
-  CHECK(refusal(v, hand_token(ed_header(), R"({"iss":"agora","sub":"cus_1","aud":"agora-api","exp":1e400})", ed_key())) ==
-        jwt::failure::malformed);
-  CHECK(refusal(v, hand_token(ed_header(),
-                              R"({"iss":"agora","sub":"cus_1","aud":"agora-api","exp":18446744073709551615})",
+  CHECK(refusal(v, hand_token(ed_header(), R"({"iss":"agora","sub":"cus_1","aud":"agora-api","exp":1e400})",
                               ed_key())) == jwt::failure::malformed);
+  CHECK(refusal(v,
+                hand_token(ed_header(), R"({"iss":"agora","sub":"cus_1","aud":"agora-api","exp":18446744073709551615})",
+                           ed_key())) == jwt::failure::malformed);
   CHECK(refusal(v, hand_token(ed_header(),
                               R"({"iss":"agora","sub":"cus_1","aud":"agora-api","exp":99999999999999999999999})",
                               ed_key())) == jwt::failure::malformed);
@@ -387,16 +388,16 @@ TEST_CASE("tokens that are not three base64url parts of JSON objects are malform
       "..",
       "...",
       p.header,
-      p.header + "." + p.payload,                                  // two parts
-      good + "." + p.signature,                                    // four parts
+      p.header + "." + p.payload,  // two parts
+      good + "." + p.signature,    // four parts
       good + ".",
-      "." + p.payload + "." + p.signature,                         // empty header
-      p.header + ".." + p.signature,                               // empty payload
-      p.header + "." + p.payload + ".",                            // empty signature
-      p.header + "=." + p.payload + "." + p.signature,             // padding
+      "." + p.payload + "." + p.signature,              // empty header
+      p.header + ".." + p.signature,                    // empty payload
+      p.header + "." + p.payload + ".",                 // empty signature
+      p.header + "=." + p.payload + "." + p.signature,  // padding
       p.header + "." + p.payload + "." + p.signature + "==",
       b64(ed_header()) + "=" + good.substr(good.find('.')),
-      " " + good,                                                  // whitespace
+      " " + good,  // whitespace
       good + " ",
       good + "\n",
       p.header + ". " + p.payload + "." + p.signature,
@@ -418,8 +419,8 @@ TEST_CASE("tokens that are not three base64url parts of JSON objects are malform
       hand_token(R"({"alg":"EdDSA","kid":"ed-2","kid":"ed-1"})", payload, ed_key()),
       hand_token(ed_header(), R"({"iss":"agora","sub":"cus_1","aud":"agora-api","exp":1900000000,"sub":"cus_2"})",
                  ed_key()),
-      hand_token(ed_header(),
-                 R"({"iss":"agora","sub":"cus_1","aud":"agora-api","exp":1900000000,"x":{"a":1,"a":2}})", ed_key()),
+      hand_token(ed_header(), R"({"iss":"agora","sub":"cus_1","aud":"agora-api","exp":1900000000,"x":{"a":1,"a":2}})",
+                 ed_key()),
       // crit names extensions the verifier must understand; it understands none.
       hand_token(R"({"alg":"EdDSA","kid":"ed-1","crit":["exp"],"exp":1})", payload, ed_key()),
       hand_token(R"({"alg":"EdDSA","kid":"ed-1","b64":false,"crit":["b64"]})", payload, ed_key()),
@@ -432,7 +433,10 @@ TEST_CASE("tokens that are not three base64url parts of JSON objects are malform
   CHECK(refusal(v, p.header + "+." + p.payload + "." + p.signature) == jwt::failure::malformed);
   auto standard = good;
   for (auto& ch : standard)
-    if (ch == '-') ch = '+'; else if (ch == '_') ch = '/';
+    if (ch == '-')
+      ch = '+';
+    else if (ch == '_')
+      ch = '/';
   if (standard != good) CHECK(refusal(v, standard) == jwt::failure::malformed);
   CHECK(refusal(v, p.header + "." + p.payload + "/." + p.signature) == jwt::failure::malformed);
 }
