@@ -73,10 +73,15 @@ class public_key {
 };
 
 struct verify_options {
-  std::string issuer;                // "iss" must equal it; must not be empty
-  std::string audience;              // "aud" (a string or an array of strings) must contain it; must not be empty
-  std::chrono::seconds leeway{30};   // on exp and nbf (and iat in the future)
+  std::string issuer;               // "iss" must equal it; must not be empty
+  std::string audience;             // "aud" (a string or an array of strings) must contain it; must not be empty
+  std::chrono::seconds leeway{30};  // on exp and nbf (and iat in the future)
   std::size_t max_token_bytes = 8192;
+  // How many verified tokens to remember (0: none). A token seen again is answered from
+  // memory: its signature and claims are not checked again, only exp, nbf and iat against
+  // `now`. The memory belongs to the key set, so set_keys() empties it. Worth it where the
+  // same access token comes back on every request (a gateway); an entry holds the claims.
+  std::size_t cache_entries = 0;
 };
 
 // Why a token was refused; describe() gives a short English reason (safe to show a client).
@@ -86,11 +91,11 @@ enum class failure {
   unknown_key,            // "kid" missing or not among the verifier's keys
   algorithm_mismatch,     // "alg" is not the algorithm of the key "kid" names
   bad_signature,
-  expired,                // now ≥ exp + leeway
-  not_yet_valid,          // nbf or iat later than now + leeway
+  expired,        // now ≥ exp + leeway
+  not_yet_valid,  // nbf or iat later than now + leeway
   wrong_issuer,
-  wrong_audience,         // "aud" missing or without the expected audience
-  missing_claim,          // "exp", "sub" or "iss" absent
+  wrong_audience,  // "aud" missing or without the expected audience
+  missing_claim,   // "exp", "sub" or "iss" absent, or "sub" or "iss" empty
 };
 std::string_view describe(failure f) noexcept;
 
@@ -103,14 +108,15 @@ struct verified {
 
 // Verifies compact JWS tokens against a set of public keys it holds. set_keys() may run
 // while other threads verify (the key set is an immutable snapshot swapped atomically).
+// A moved-from verifier may only be assigned to or destroyed.
 //
 // A token is accepted when: it is at most max_token_bytes; its header is a JSON object with
 // "alg" EdDSA or RS256, a string "kid" naming a held key of that algorithm, and no "crit";
-// the signature verifies; its payload is a JSON object (duplicate member names refused,
-// in header and payload alike) with integer "exp" (and "nbf", "iat" when present) within
-// the leeway of `now`, string "sub" and "iss", "iss" equal to the issuer and "aud"
-// containing the audience; "jti", when present, is a string. "typ" is not checked. The
-// payload is parsed only after its signature has verified.
+// the signature verifies; its payload is a JSON object with integer "exp" (and "nbf",
+// "iat" when present) within the leeway of `now`, string "sub" and "iss", "iss" equal to
+// the issuer and "aud" containing the audience; "jti", when present, is a string. Header
+// and payload are strict JSON in UTF-8 without a BOM, no member name repeated. "typ" is
+// not checked. The payload is parsed only after its signature has verified.
 class verifier {
  public:
   // Throws std::invalid_argument if the issuer or the audience is empty.

@@ -13,9 +13,11 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
+#include <cstring>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace agora::jwt {
 
@@ -66,7 +68,8 @@ constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmno
 constexpr std::array<std::int8_t, 256> decode_table = [] {
   std::array<std::int8_t, 256> t{};
   t.fill(-1);
-  for (std::size_t i = 0; i < alphabet.size(); ++i) t[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
+  for (std::size_t i = 0; i < alphabet.size(); ++i)
+    t[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
   return t;
 }();
 
@@ -226,7 +229,8 @@ json private_key::public_jwk() const {
     check_ed25519_secret(*this);
     std::array<unsigned char, crypto_sign_PUBLICKEYBYTES> pk{};
     crypto_sign_ed25519_sk_to_pk(pk.data(), bytes(secret));
-    jwk = {{"kty", "OKP"}, {"crv", "Ed25519"},
+    jwk = {{"kty", "OKP"},
+           {"crv", "Ed25519"},
            {"x", base64url_encode({reinterpret_cast<const char*>(pk.data()), pk.size()})}};
   } else {
     auto key = load_rsa_private(secret);
@@ -321,7 +325,8 @@ result<public_key> public_key::from_jwk(const json& jwk) {
   auto kid = text("kid");
   if (!kid || kid->empty()) return bad("kid", "\"kid\" must be a non-empty string");
   for (const char* secret : {"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-    if (jwk.contains(secret)) return bad(secret, fmt::format("a public JWK must not carry the private member \"{}\"", secret));
+    if (jwk.contains(secret))
+      return bad(secret, fmt::format("a public JWK must not carry the private member \"{}\"", secret));
   if (jwk.contains("use") && (!text("use") || *text("use") != "sig")) return bad("use", "\"use\" must be \"sig\"");
   auto kty = text("kty");
   if (!kty || (*kty != "OKP" && *kty != "RSA")) return bad("kty", "\"kty\" must be \"OKP\" or \"RSA\"");
@@ -353,7 +358,8 @@ result<public_key> public_key::from_jwk(const json& jwk) {
       if (!bn_n || !bn_e) openssl_failure("BN_bin2bn");
       auto bits = static_cast<std::size_t>(BN_num_bits(bn_n.get()));
       if (bits < min_rsa_bits || bits > max_rsa_bits)
-        return bad("n", fmt::format("the RSA modulus has {} bits; it must have {} to {}", bits, min_rsa_bits, max_rsa_bits));
+        return bad("n",
+                   fmt::format("the RSA modulus has {} bits; it must have {} to {}", bits, min_rsa_bits, max_rsa_bits));
       if (!BN_is_odd(bn_e.get()) || BN_num_bits(bn_e.get()) < 2 || BN_num_bits(bn_e.get()) > 64)
         return bad("e", "\"e\" must be an odd exponent above 1 of at most 64 bits");
       param_bld_ptr bld(OSSL_PARAM_BLD_new());
@@ -368,7 +374,8 @@ result<public_key> public_key::from_jwk(const json& jwk) {
         openssl_failure("EVP_PKEY_fromdata");
       s->rsa.reset(raw);
       s->rsa_bytes = static_cast<std::size_t>(EVP_PKEY_get_size(raw));
-      s->jwk = {{"kty", "RSA"}, {"n", base64url_encode(big_endian(bn_n.get()))},
+      s->jwk = {{"kty", "RSA"},
+                {"n", base64url_encode(big_endian(bn_n.get()))},
                 {"e", base64url_encode(big_endian(bn_e.get()))}};
     }
   } catch (const std::exception& e) {
@@ -393,10 +400,10 @@ bool public_key::verify(std::string_view signing_input, std::string_view signatu
   if (signature.size() != s_->rsa_bytes) return false;
   md_ctx_ptr ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
-  bool ok = ctx && EVP_DigestVerifyInit(ctx.get(), &pctx, sha256(), nullptr, s_->rsa.get()) == 1 &&
-            EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
-            EVP_DigestVerify(ctx.get(), bytes(signature), signature.size(), bytes(signing_input),
-                             signing_input.size()) == 1;
+  bool ok =
+      ctx && EVP_DigestVerifyInit(ctx.get(), &pctx, sha256(), nullptr, s_->rsa.get()) == 1 &&
+      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
+      EVP_DigestVerify(ctx.get(), bytes(signature), signature.size(), bytes(signing_input), signing_input.size()) == 1;
   if (!ok) ERR_clear_error();
   return ok;
 }
@@ -417,19 +424,103 @@ std::string_view describe(failure f) noexcept {
   return "the token is invalid";
 }
 
-using key_set = std::vector<public_key>;
+namespace {
 
+// Tokens that verified, keyed by a keyed BLAKE2b digest of their whole text: a lookup
+// compares digests an attacker cannot predict, in constant time, never token bytes. Only
+// verified tokens enter, so refused input can neither fill it nor evict. Full, it drops
+// what has expired and, if that is not enough, everything.
+class token_cache {
+ public:
+  using digest = std::array<unsigned char, 32>;
+  struct entry {
+    std::shared_ptr<const verified> token;
+    std::int64_t not_before = 0;
+  };
+
+  explicit token_cache(std::size_t capacity) : capacity_(capacity) {}
+
+  std::optional<entry> find(const digest& d) const {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(d);
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  void insert(const digest& d, entry e, std::int64_t now, std::chrono::seconds leeway) {
+    std::lock_guard lock(mutex_);
+    if (entries_.size() >= capacity_) {
+      std::erase_if(entries_, [&](const auto& kv) {
+        return static_cast<__int128>(now) >= kv.second.token->expires_at + static_cast<__int128>(leeway.count());
+      });
+      if (entries_.size() >= capacity_) entries_.clear();
+    }
+    entries_.emplace(d, std::move(e));
+  }
+
+ private:
+  struct digest_hash {
+    std::size_t operator()(const digest& d) const noexcept {
+      std::size_t h = 0;
+      std::memcpy(&h, d.data(), sizeof h);
+      return h;
+    }
+  };
+  struct digest_equal {
+    bool operator()(const digest& a, const digest& b) const noexcept {
+      return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+    }
+  };
+  std::size_t capacity_;
+  mutable std::mutex mutex_;
+  std::unordered_map<digest, entry, digest_hash, digest_equal> entries_;
+};
+
+// nullopt when `now` lies inside the token's validity, stretched by the leeway.
+std::optional<failure> outside_validity(std::int64_t expires_at, std::int64_t not_before, std::int64_t issued_at,
+                                        std::int64_t now, std::chrono::seconds leeway) {
+  auto slack = static_cast<__int128>(leeway.count());
+  if (static_cast<__int128>(now) >= expires_at + slack) return failure::expired;
+  if (static_cast<__int128>(not_before) > now + slack) return failure::not_yet_valid;
+  if (static_cast<__int128>(issued_at) > now + slack) return failure::not_yet_valid;
+  return std::nullopt;
+}
+
+// One snapshot of the keys, with the cache of tokens verified against exactly these keys:
+// replacing the keys starts an empty cache, so a withdrawn key's tokens stop at once.
+struct key_set {
+  key_set(std::vector<public_key> k, std::size_t cache_entries) : keys(std::move(k)), cache(cache_entries) {}
+  std::vector<public_key> keys;
+  mutable token_cache cache;
+};
+
+}  // namespace
+
+// The key set is swapped under a mutex held only to copy or replace the pointer (a
+// reference count's increment): std::atomic<std::shared_ptr> in GCC 12 guards the pointer
+// with a lock bit that ThreadSanitizer cannot see, so every swap would read as a race.
 struct verifier::state {
   verify_options options;
-  std::atomic<std::shared_ptr<const key_set>> keys{std::make_shared<const key_set>()};
+  std::array<unsigned char, crypto_generichash_KEYBYTES> cache_key{};
+  mutable std::mutex keys_mutex;
+  std::shared_ptr<const key_set> keys;
 
+  std::shared_ptr<const key_set> snapshot() const {
+    std::lock_guard lock(keys_mutex);
+    return keys;
+  }
   result<verified, failure> check(std::string_view token, std::int64_t now) const;
+  result<verified, failure> check_uncached(std::string_view token, std::int64_t now, const key_set& keys,
+                                           std::int64_t& not_before) const;
 };
 
 verifier::verifier(verify_options o) : s_(std::make_unique<state>()) {
   if (o.issuer.empty()) throw std::invalid_argument("jwt::verifier: the issuer must not be empty");
   if (o.audience.empty()) throw std::invalid_argument("jwt::verifier: the audience must not be empty");
+  need_sodium();
+  randombytes_buf(s_->cache_key.data(), s_->cache_key.size());
   s_->options = std::move(o);
+  s_->keys = std::make_shared<const key_set>(std::vector<public_key>{}, s_->options.cache_entries);
 }
 
 verifier::~verifier() = default;
@@ -441,14 +532,16 @@ void verifier::set_keys(std::vector<public_key> keys) {
     for (std::size_t j = i + 1; j < keys.size(); ++j)
       if (keys[i].kid() == keys[j].kid())
         throw std::invalid_argument(fmt::format("jwt::verifier: two keys share the kid '{}'", keys[i].kid()));
-  s_->keys.store(std::make_shared<const key_set>(std::move(keys)));
+  auto next = std::make_shared<const key_set>(std::move(keys), s_->options.cache_entries);
+  std::lock_guard lock(s_->keys_mutex);
+  s_->keys.swap(next);
 }
 
 std::vector<std::string> verifier::kids() const {
-  auto keys = s_->keys.load();
+  auto keys = s_->snapshot();
   std::vector<std::string> out;
-  out.reserve(keys->size());
-  for (const auto& k : *keys) out.push_back(k.kid());
+  out.reserve(keys->keys.size());
+  for (const auto& k : keys->keys) out.push_back(k.kid());
   return out;
 }
 
@@ -464,6 +557,26 @@ result<verified, failure> verifier::verify(std::string_view token, std::int64_t 
 
 result<verified, failure> verifier::state::check(std::string_view token, std::int64_t now) const {
   if (token.size() > options.max_token_bytes) return failure::malformed;
+  auto keys = snapshot();
+  std::int64_t not_before = 0;
+  if (options.cache_entries == 0) return check_uncached(token, now, *keys, not_before);
+
+  token_cache::digest d;
+  crypto_generichash(d.data(), d.size(), bytes(token), token.size(), cache_key.data(), cache_key.size());
+  if (auto hit = keys->cache.find(d)) {
+    const auto& t = *hit->token;
+    if (auto f = outside_validity(t.expires_at, hit->not_before, t.issued_at, now, options.leeway)) return *f;
+    return t;
+  }
+  auto r = check_uncached(token, now, *keys, not_before);
+  if (r) {
+    keys->cache.insert(d, {std::make_shared<const verified>(*r), not_before}, now, options.leeway);
+  }
+  return r;
+}
+
+result<verified, failure> verifier::state::check_uncached(std::string_view token, std::int64_t now, const key_set& keys,
+                                                          std::int64_t& not_before) const {
   auto dot1 = token.find('.');
   if (dot1 == std::string_view::npos) return failure::malformed;
   auto dot2 = token.find('.', dot1 + 1);
@@ -485,9 +598,8 @@ result<verified, failure> verifier::state::check(std::string_view token, std::in
   const std::string* kid = nullptr;
   if (string_claim(header, "kid", kid) != read::ok) return failure::unknown_key;
 
-  auto keys = this->keys.load();
-  auto key = std::find_if(keys->begin(), keys->end(), [&](const public_key& k) { return k.kid() == *kid; });
-  if (key == keys->end()) return failure::unknown_key;
+  auto key = std::find_if(keys.keys.begin(), keys.keys.end(), [&](const public_key& k) { return k.kid() == *kid; });
+  if (key == keys.keys.end()) return failure::unknown_key;
   if (key->alg() != *alg) return failure::algorithm_mismatch;
 
   std::string signature;
@@ -503,7 +615,7 @@ result<verified, failure> verifier::state::check(std::string_view token, std::in
     case read::wrong_type: return failure::malformed;
     case read::ok: break;
   }
-  std::int64_t not_before = std::numeric_limits<std::int64_t>::min();
+  not_before = std::numeric_limits<std::int64_t>::min();
   if (integer_claim(claims, "nbf", not_before) == read::wrong_type) return failure::malformed;
   if (integer_claim(claims, "iat", out.issued_at) == read::wrong_type) return failure::malformed;
   const std::string* subject = nullptr;
@@ -519,10 +631,7 @@ result<verified, failure> verifier::state::check(std::string_view token, std::in
   }
   if (string_claim(claims, "jti", jti) == read::wrong_type) return failure::malformed;
 
-  auto leeway = static_cast<__int128>(options.leeway.count());
-  if (static_cast<__int128>(now) >= out.expires_at + leeway) return failure::expired;
-  if (static_cast<__int128>(not_before) > now + leeway) return failure::not_yet_valid;
-  if (static_cast<__int128>(out.issued_at) > now + leeway) return failure::not_yet_valid;
+  if (auto f = outside_validity(out.expires_at, not_before, out.issued_at, now, options.leeway)) return *f;
   if (*issuer != options.issuer) return failure::wrong_issuer;
 
   auto aud = claims.find("aud");

@@ -1,12 +1,12 @@
 #include <agora/jwt.hpp>
 
-#include <catch2/catch.hpp>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <sodium.h>
+#include <catch2/catch.hpp>
 
 #include <atomic>
 #include <string>
@@ -36,8 +36,9 @@ jwt::public_key public_of(const jwt::private_key& k) {
   return *p;
 }
 
-jwt::verifier make_verifier() {
-  jwt::verifier v({.issuer = "agora", .audience = "agora-api"});
+// Most tests below run twice (GENERATE): without and with a cache of verified tokens.
+jwt::verifier make_verifier(std::size_t cache_entries = 0) {
+  jwt::verifier v({.issuer = "agora", .audience = "agora-api", .cache_entries = cache_entries});
   v.set_keys({public_of(ed_key()), public_of(rsa_key())});
   return v;
 }
@@ -92,8 +93,8 @@ std::string ed_header() { return R"({"alg":"EdDSA","typ":"JWT","kid":"ed-1"})"; 
 std::string rsa_header() { return R"({"alg":"RS256","typ":"JWT","kid":"rsa-1"})"; }
 
 json claims() {
-  return {{"iss", "agora"},     {"sub", "cus_1"},   {"aud", "agora-api"},        {"exp", now + 600},
-          {"nbf", now - 10},    {"iat", now - 10},  {"jti", "tok_1"},            {"roles", {"customer"}}};
+  return {{"iss", "agora"},  {"sub", "cus_1"},  {"aud", "agora-api"}, {"exp", now + 600},
+          {"nbf", now - 10}, {"iat", now - 10}, {"jti", "tok_1"},     {"roles", {"customer"}}};
 }
 
 std::string ed_token(const json& c) { return hand_token(ed_header(), c.dump(), ed_key()); }
@@ -133,18 +134,19 @@ TEST_CASE("base64url encodes without padding and decodes only canonical text", "
   CHECK(b64("\xfb\xff") == "-_8");
   std::string all;
   for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
-  for (std::size_t n = 0; n <= all.size(); n += 37) CHECK(jwt::base64url_decode(b64(all.substr(0, n))) == all.substr(0, n));
+  for (std::size_t n = 0; n <= all.size(); n += 37)
+    CHECK(jwt::base64url_decode(b64(all.substr(0, n))) == all.substr(0, n));
   CHECK(jwt::base64url_decode("Zm9vYg") == "foob");
   CHECK(jwt::base64url_decode("-_8") == "\xfb\xff");
 
-  CHECK_FALSE(jwt::base64url_decode("Zm9vYg=="));   // padding
+  CHECK_FALSE(jwt::base64url_decode("Zm9vYg=="));  // padding
   CHECK_FALSE(jwt::base64url_decode("Zg=="));
-  CHECK_FALSE(jwt::base64url_decode("+/8"));        // the standard alphabet's characters
-  CHECK_FALSE(jwt::base64url_decode("Zm9 v"));      // whitespace
+  CHECK_FALSE(jwt::base64url_decode("+/8"));    // the standard alphabet's characters
+  CHECK_FALSE(jwt::base64url_decode("Zm9 v"));  // whitespace
   CHECK_FALSE(jwt::base64url_decode("Zm9v\n"));
-  CHECK_FALSE(jwt::base64url_decode("Zm9vY"));      // 4n+1 characters
-  CHECK_FALSE(jwt::base64url_decode("Zh"));         // leftover bits not zero ("Zg" is the text of "f")
-  CHECK_FALSE(jwt::base64url_decode("Zm9"));        // likewise for two bytes ("Zm8")
+  CHECK_FALSE(jwt::base64url_decode("Zm9vY"));  // 4n+1 characters
+  CHECK_FALSE(jwt::base64url_decode("Zh"));     // leftover bits not zero ("Zg" is the text of "f")
+  CHECK_FALSE(jwt::base64url_decode("Zm9"));    // likewise for two bytes ("Zm8")
   CHECK_FALSE(jwt::base64url_decode(std::string_view("Zm\0v", 4)));
 }
 
@@ -159,7 +161,7 @@ TEST_CASE("algorithm names are the JOSE ones, case-sensitive", "[jwt]") {
 }
 
 TEST_CASE("a signed token verifies and yields its claims, for both algorithms", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   for (const auto* key : {&ed_key(), &rsa_key()}) {
     auto token = jwt::sign(*key, claims());
     auto p = split(token);
@@ -179,7 +181,7 @@ TEST_CASE("a signed token verifies and yields its claims, for both algorithms", 
 }
 
 TEST_CASE("tokens built by hand verify, so the refusals below are about what they change", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   CHECK(v.verify(ed_token(claims()), now));
   CHECK(v.verify(hand_token(rsa_header(), claims().dump(), rsa_key()), now));
   auto c = claims();
@@ -193,7 +195,7 @@ TEST_CASE("tokens built by hand verify, so the refusals below are about what the
 }
 
 TEST_CASE("alg none is refused, with or without a signature", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   auto input = b64(R"({"alg":"none","typ":"JWT","kid":"ed-1"})") + "." + b64(claims().dump());
   CHECK(refusal(v, input + ".") == jwt::failure::unsupported_algorithm);
   CHECK(refusal(v, input + "." + b64(ed_signature(ed_key(), input))) == jwt::failure::unsupported_algorithm);
@@ -202,7 +204,7 @@ TEST_CASE("alg none is refused, with or without a signature", "[jwt]") {
 }
 
 TEST_CASE("a missing, non-string or unknown alg is refused, and HMAC never is accepted", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   CHECK(refusal(v, hand_token(R"({"kid":"ed-1"})", claims().dump(), ed_key())) == jwt::failure::unsupported_algorithm);
   CHECK(refusal(v, hand_token(R"({"alg":7,"kid":"ed-1"})", claims().dump(), ed_key())) ==
         jwt::failure::unsupported_algorithm);
@@ -220,7 +222,7 @@ TEST_CASE("a missing, non-string or unknown alg is refused, and HMAC never is ac
 }
 
 TEST_CASE("a token whose kid is missing or unknown is refused", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   CHECK(refusal(v, hand_token(R"({"alg":"EdDSA"})", claims().dump(), ed_key())) == jwt::failure::unknown_key);
   CHECK(refusal(v, hand_token(R"({"alg":"EdDSA","kid":1})", claims().dump(), ed_key())) == jwt::failure::unknown_key);
   CHECK(refusal(v, hand_token(R"({"alg":"EdDSA","kid":"ed-2"})", claims().dump(), ed_key())) ==
@@ -231,7 +233,7 @@ TEST_CASE("a token whose kid is missing or unknown is refused", "[jwt]") {
 }
 
 TEST_CASE("a header alg that is not the key's algorithm is refused", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   CHECK(refusal(v, hand_token(R"({"alg":"RS256","kid":"ed-1"})", claims().dump(), rsa_key())) ==
         jwt::failure::algorithm_mismatch);
   CHECK(refusal(v, hand_token(R"({"alg":"EdDSA","kid":"rsa-1"})", claims().dump(), ed_key())) ==
@@ -239,7 +241,7 @@ TEST_CASE("a header alg that is not the key's algorithm is refused", "[jwt]") {
 }
 
 TEST_CASE("one flipped bit in the payload or the signature fails the signature", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   for (const auto* key : {&ed_key(), &rsa_key()}) {
     auto token = jwt::sign(*key, claims());
     auto p = split(token);
@@ -261,7 +263,7 @@ TEST_CASE("one flipped bit in the payload or the signature fails the signature",
 }
 
 TEST_CASE("a signature of the wrong length is refused", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   for (const auto* key : {&ed_key(), &rsa_key()}) {
     auto p = split(jwt::sign(*key, claims()));
     auto sig = raw(p.signature);
@@ -274,7 +276,7 @@ TEST_CASE("a signature of the wrong length is refused", "[jwt]") {
 }
 
 TEST_CASE("exp is enforced with the leeway", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   auto c = claims();
   c["exp"] = now - 29;
   CHECK(v.verify(ed_token(c), now));  // within the 30 s leeway
@@ -295,7 +297,7 @@ TEST_CASE("exp is enforced with the leeway", "[jwt]") {
 }
 
 TEST_CASE("nbf and iat in the future beyond the leeway are refused", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   auto c = claims();
   c["nbf"] = now + 30;
   CHECK(v.verify(ed_token(c), now));
@@ -309,7 +311,7 @@ TEST_CASE("nbf and iat in the future beyond the leeway are refused", "[jwt]") {
 }
 
 TEST_CASE("the issuer must be the expected one", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   auto c = claims();
   c["iss"] = "someone-else";
   CHECK(refusal(v, ed_token(c)) == jwt::failure::wrong_issuer);
@@ -318,7 +320,7 @@ TEST_CASE("the issuer must be the expected one", "[jwt]") {
 }
 
 TEST_CASE("the audience must be present and contain the expected one", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   auto c = claims();
   c["aud"] = json::array({"billing", "agora-api"});
   CHECK(v.verify(ed_token(c), now));
@@ -337,7 +339,7 @@ TEST_CASE("the audience must be present and contain the expected one", "[jwt]") 
 }
 
 TEST_CASE("exp, sub and iss are required", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   for (const char* name : {"exp", "sub", "iss"}) {
     auto c = claims();
     c.erase(name);
@@ -349,7 +351,7 @@ TEST_CASE("exp, sub and iss are required", "[jwt]") {
 }
 
 TEST_CASE("claims of the wrong type are malformed", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   auto with = [](const char* name, json value) {
     auto c = claims();
     c[name] = std::move(value);
@@ -358,11 +360,11 @@ TEST_CASE("claims of the wrong type are malformed", "[jwt]") {
   CHECK(refusal(v, with("exp", "9999999999")) == jwt::failure::malformed);
   CHECK(refusal(v, with("exp", 1.9e9)) == jwt::failure::malformed);
   CHECK(refusal(v, with("exp", nullptr)) == jwt::failure::malformed);
-  CHECK(refusal(v, hand_token(ed_header(), R"({"iss":"agora","sub":"cus_1","aud":"agora-api","exp":1e400})", ed_key())) ==
-        jwt::failure::malformed);
-  CHECK(refusal(v, hand_token(ed_header(),
-                              R"({"iss":"agora","sub":"cus_1","aud":"agora-api","exp":18446744073709551615})",
+  CHECK(refusal(v, hand_token(ed_header(), R"({"iss":"agora","sub":"cus_1","aud":"agora-api","exp":1e400})",
                               ed_key())) == jwt::failure::malformed);
+  CHECK(refusal(v,
+                hand_token(ed_header(), R"({"iss":"agora","sub":"cus_1","aud":"agora-api","exp":18446744073709551615})",
+                           ed_key())) == jwt::failure::malformed);
   CHECK(refusal(v, hand_token(ed_header(),
                               R"({"iss":"agora","sub":"cus_1","aud":"agora-api","exp":99999999999999999999999})",
                               ed_key())) == jwt::failure::malformed);
@@ -376,7 +378,7 @@ TEST_CASE("claims of the wrong type are malformed", "[jwt]") {
 }
 
 TEST_CASE("tokens that are not three base64url parts of JSON objects are malformed", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   auto good = ed_token(claims());
   auto p = split(good);
   auto payload = claims().dump();
@@ -386,16 +388,16 @@ TEST_CASE("tokens that are not three base64url parts of JSON objects are malform
       "..",
       "...",
       p.header,
-      p.header + "." + p.payload,                                  // two parts
-      good + "." + p.signature,                                    // four parts
+      p.header + "." + p.payload,  // two parts
+      good + "." + p.signature,    // four parts
       good + ".",
-      "." + p.payload + "." + p.signature,                         // empty header
-      p.header + ".." + p.signature,                               // empty payload
-      p.header + "." + p.payload + ".",                            // empty signature
-      p.header + "=." + p.payload + "." + p.signature,             // padding
+      "." + p.payload + "." + p.signature,              // empty header
+      p.header + ".." + p.signature,                    // empty payload
+      p.header + "." + p.payload + ".",                 // empty signature
+      p.header + "=." + p.payload + "." + p.signature,  // padding
       p.header + "." + p.payload + "." + p.signature + "==",
       b64(ed_header()) + "=" + good.substr(good.find('.')),
-      " " + good,                                                  // whitespace
+      " " + good,  // whitespace
       good + " ",
       good + "\n",
       p.header + ". " + p.payload + "." + p.signature,
@@ -417,8 +419,8 @@ TEST_CASE("tokens that are not three base64url parts of JSON objects are malform
       hand_token(R"({"alg":"EdDSA","kid":"ed-2","kid":"ed-1"})", payload, ed_key()),
       hand_token(ed_header(), R"({"iss":"agora","sub":"cus_1","aud":"agora-api","exp":1900000000,"sub":"cus_2"})",
                  ed_key()),
-      hand_token(ed_header(),
-                 R"({"iss":"agora","sub":"cus_1","aud":"agora-api","exp":1900000000,"x":{"a":1,"a":2}})", ed_key()),
+      hand_token(ed_header(), R"({"iss":"agora","sub":"cus_1","aud":"agora-api","exp":1900000000,"x":{"a":1,"a":2}})",
+                 ed_key()),
       // crit names extensions the verifier must understand; it understands none.
       hand_token(R"({"alg":"EdDSA","kid":"ed-1","crit":["exp"],"exp":1})", payload, ed_key()),
       hand_token(R"({"alg":"EdDSA","kid":"ed-1","b64":false,"crit":["b64"]})", payload, ed_key()),
@@ -431,7 +433,10 @@ TEST_CASE("tokens that are not three base64url parts of JSON objects are malform
   CHECK(refusal(v, p.header + "+." + p.payload + "." + p.signature) == jwt::failure::malformed);
   auto standard = good;
   for (auto& ch : standard)
-    if (ch == '-') ch = '+'; else if (ch == '_') ch = '/';
+    if (ch == '-')
+      ch = '+';
+    else if (ch == '_')
+      ch = '/';
   if (standard != good) CHECK(refusal(v, standard) == jwt::failure::malformed);
   CHECK(refusal(v, p.header + "." + p.payload + "/." + p.signature) == jwt::failure::malformed);
 }
@@ -452,7 +457,7 @@ TEST_CASE("a token over max_token_bytes is refused before anything else", "[jwt]
 }
 
 TEST_CASE("typ is not checked: another value or none at all is fine", "[jwt]") {
-  auto v = make_verifier();
+  auto v = make_verifier(GENERATE(std::size_t{0}, std::size_t{16}));
   CHECK(v.verify(hand_token(R"({"alg":"EdDSA","kid":"ed-1"})", claims().dump(), ed_key()), now));
   CHECK(v.verify(hand_token(R"({"alg":"EdDSA","kid":"ed-1","typ":"at+jwt"})", claims().dump(), ed_key()), now));
 }
@@ -585,7 +590,8 @@ TEST_CASE("every failure has a reason", "[jwt]") {
 }
 
 TEST_CASE("set_keys while other threads verify: each sees a whole key set", "[jwt]") {
-  auto v = make_verifier();
+  auto cache_entries = GENERATE(std::size_t{0}, std::size_t{64});
+  auto v = make_verifier(cache_entries);
   auto second = jwt::generate_key(jwt::algorithm::eddsa, "ed-2");
   auto first_pub = public_of(ed_key());
   auto second_pub = public_of(second);
@@ -635,4 +641,69 @@ TEST_CASE("set_keys while other threads verify: each sees a whole key set", "[jw
   CHECK(unexpected == 0);
   CHECK(accepted >= 4);
   CHECK(v.kids() == std::vector<std::string>{"ed-2", "ed-1"});
+}
+
+TEST_CASE("with a cache, a token seen again is still held to its times and its keys", "[jwt]") {
+  auto v = make_verifier(4);
+  auto token = ed_token(claims());
+  auto first = v.verify(token, now);
+  REQUIRE(first);
+  auto again = v.verify(token, now);
+  REQUIRE(again);
+  CHECK(again->claims == first->claims);
+  CHECK(again->subject == "cus_1");
+  CHECK(again->kid == "ed-1");
+  CHECK(again->expires_at == now + 600);
+  CHECK(again->issued_at == now - 10);
+  CHECK(refusal(v, token, now + 630) == jwt::failure::expired);
+  CHECK(refusal(v, token, now - 100) == jwt::failure::not_yet_valid);  // nbf is now - 10
+  auto c = claims();
+  c.erase("nbf");
+  c["iat"] = now + 20;
+  auto early = ed_token(c);
+  REQUIRE(v.verify(early, now));
+  CHECK(refusal(v, early, now - 20) == jwt::failure::not_yet_valid);  // iat beyond the leeway
+
+  auto p = split(token);
+  p.signature = flip_bit(p.signature, 0, 0);
+  CHECK(refusal(v, join(p)) == jwt::failure::bad_signature);
+  CHECK(refusal(v, token + " ") == jwt::failure::malformed);
+
+  v.set_keys({public_of(rsa_key())});
+  CHECK(refusal(v, token) == jwt::failure::unknown_key);
+  v.set_keys({public_of(ed_key())});
+  CHECK(v.verify(token, now));
+
+  // More tokens than entries: the cache makes room and every answer stays right.
+  std::vector<std::string> many;
+  for (int i = 0; i < 10; ++i) {
+    auto ci = claims();
+    ci["jti"] = "tok_" + std::to_string(i);
+    ci["exp"] = now + 100 + i;
+    many.push_back(ed_token(ci));
+  }
+  for (int round = 0; round < 2; ++round)
+    for (std::size_t i = 0; i < many.size(); ++i) {
+      auto r = v.verify(many[i], now);
+      REQUIRE(r);
+      CHECK(r->jti == "tok_" + std::to_string(i));
+    }
+  for (std::size_t i = 0; i < many.size(); ++i)
+    CHECK(refusal(v, many[i], now + 130 + static_cast<std::int64_t>(i)) == jwt::failure::expired);
+
+  // Making room looks at every entry's exp, the largest an int64 holds included.
+  auto tiny = make_verifier(1);
+  auto c3 = claims();
+  c3["exp"] = std::numeric_limits<std::int64_t>::max();
+  auto forever = ed_token(c3);
+  CHECK(tiny.verify(forever, now));
+  CHECK(tiny.verify(token, now));
+  CHECK(tiny.verify(forever, std::numeric_limits<std::int64_t>::max() - 31));
+
+  // A refused token is not remembered: refused at a late time, it passes at an early one.
+  auto c2 = claims();
+  c2["exp"] = now + 10;
+  auto short_lived = ed_token(c2);
+  CHECK(refusal(v, short_lived, now + 100) == jwt::failure::expired);
+  CHECK(v.verify(short_lived, now));
 }
