@@ -61,6 +61,7 @@ struct identity_options {
   std::chrono::seconds leeway{30};
   std::chrono::seconds api_key_cache{30};  // 0: ask every time
   std::size_t api_key_cache_entries = 10000;
+  std::size_t token_cache_entries = 20000;  // tokens verified before, answered from memory
 };
 
 // This platform's authenticator. Access tokens are verified here, without a bus call,

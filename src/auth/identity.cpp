@@ -30,6 +30,18 @@ std::vector<std::string> strings_of(const nlohmann::json& claims, std::string_vi
   return out;
 }
 
+// A client sends the same token for its whole life: the verifier answers a token it
+// verified before from memory (emptied whenever the keys change), which costs a keyed
+// hash instead of a signature check.
+jwt::verify_options verify_options_of(const identity_options& o) {
+  jwt::verify_options v;
+  v.issuer = o.issuer;
+  v.audience = o.audience;
+  v.leeway = o.leeway;
+  v.cache_entries = o.token_cache_entries;
+  return v;
+}
+
 }  // namespace
 
 struct identity_authenticator::impl : std::enable_shared_from_this<impl> {
@@ -38,7 +50,7 @@ struct identity_authenticator::impl : std::enable_shared_from_this<impl> {
         ex(std::move(ex)),
         opts(std::move(o)),
         time(time),
-        verifier(jwt::verify_options{opts.issuer, opts.audience, opts.leeway}),
+        verifier(verify_options_of(opts)),
         key_fetches(m.counter_of("agora_auth_key_fetches_total", "Fetches of the identity module's public keys")),
         cache_hits(m.counter_of("agora_auth_api_key_cache_total", "API key lookups by where they were answered",
                                 {{"from", "cache"}})),
@@ -61,16 +73,6 @@ struct identity_authenticator::impl : std::enable_shared_from_this<impl> {
   std::atomic<steady::rep> last_fetch{0};
   std::mutex mu;
   std::unordered_map<std::string, cached_key> keys_cache;
-  // Tokens already verified, by digest: a client sends the same token for its whole life,
-  // and a digest and a lookup cost a fraction of a signature check. Dropped whenever the
-  // key set changes; an entry is used only until the token's exp (plus the leeway).
-  struct cached_token {
-    principal who;
-    std::int64_t expires_at = 0;
-  };
-  std::mutex tokens_mu;
-  std::unordered_map<std::string, cached_token> tokens_cache;
-  static constexpr std::size_t tokens_cache_entries = 20000;
 
   std::int64_t now_unix() const {
     return std::chrono::duration_cast<std::chrono::seconds>(time.now().time_since_epoch()).count();
@@ -95,10 +97,6 @@ struct identity_authenticator::impl : std::enable_shared_from_this<impl> {
           log::warn("auth", "a published key was not usable", {{"error", k.err().message}});
       }
     verifier.set_keys(std::move(keys));
-    {
-      std::lock_guard lock(tokens_mu);
-      tokens_cache.clear();
-    }
     co_return true;
   }
 
@@ -122,15 +120,6 @@ struct identity_authenticator::impl : std::enable_shared_from_this<impl> {
 
   asio::awaitable<result<principal>> token(const std::string& value, bus::request_options o) {
     const auto now = now_unix();
-    const std::string fp = fingerprint(value);
-    {
-      std::lock_guard lock(tokens_mu);
-      auto it = tokens_cache.find(fp);
-      if (it != tokens_cache.end()) {
-        if (now <= it->second.expires_at + opts.leeway.count()) co_return it->second.who;
-        tokens_cache.erase(it);
-      }
-    }
     auto v = verifier.verify(value, now);
     if (!v && v.err() == jwt::failure::unknown_key) {
       auto last = steady::time_point(steady::duration(last_fetch.load()));
@@ -140,13 +129,7 @@ struct identity_authenticator::impl : std::enable_shared_from_this<impl> {
       }
     }
     if (!v) co_return error{errc::unauthenticated, "invalid token: " + std::string(jwt::describe(v.err())), {}};
-    auto who = from_claims(v.value());
-    if (who) {
-      std::lock_guard lock(tokens_mu);
-      if (tokens_cache.size() >= tokens_cache_entries) tokens_cache.clear();
-      tokens_cache[fp] = {who.value(), v->expires_at};
-    }
-    co_return who;
+    co_return from_claims(v.value());
   }
 
   asio::awaitable<result<principal>> api_key(const std::string& value, bus::request_options o) {

@@ -1,7 +1,7 @@
 #include <agora/auth.hpp>
 
-#include "../http/test_server.hpp"
-#include "../support/http_client.hpp"
+#include "http/test_server.hpp"
+#include "support/http_client.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -10,6 +10,7 @@
 using namespace agora;
 using agora::test::http_client;
 using json = nlohmann::json;
+namespace asio = boost::asio;
 
 namespace {
 
@@ -28,7 +29,7 @@ class fixed_authenticator final : public auth::authenticator {
   }
 };
 
-http::route echo_route(http::verb m, std::string pattern, access who, std::string op) {
+http::route echo_route(http::verb m, std::string pattern, agora::access who, std::string op) {
   auto r = http::describe(m, std::move(pattern), std::move(op), "echo the principal");
   r.who = std::move(who);
   r.fn = [](http::request_context& ctx) -> asio::awaitable<http::response> {
@@ -40,17 +41,17 @@ http::route echo_route(http::verb m, std::string pattern, access who, std::strin
 struct guarded_server {
   guarded_server() {
     s.routes.use(auth::guard(std::make_shared<fixed_authenticator>(), s.metrics));
-    s.routes.add(echo_route(http::verb::get, "/open", access::anyone(), "open"));
-    s.routes.add(echo_route(http::verb::get, "/token-endpoint", access::token_endpoint(), "tokenEndpoint"));
-    s.routes.add(echo_route(http::verb::get, "/closed", access::signed_in(), "closed"));
-    s.routes.add(echo_route(http::verb::get, "/account", access::signed_in("account"), "account"));
-    s.routes.add(echo_route(http::verb::get, "/admin", access::any_role({"admin"}, "admin"), "admin"));
-    s.routes.add(echo_route(http::verb::get, "/catalog", access::any_role({"admin", "manager"}, "catalog:write"),
+    s.routes.add(echo_route(http::verb::get, "/open", agora::access::anyone(), "open"));
+    s.routes.add(echo_route(http::verb::get, "/token-endpoint", agora::access::token_endpoint(), "tokenEndpoint"));
+    s.routes.add(echo_route(http::verb::get, "/closed", agora::access::signed_in(), "closed"));
+    s.routes.add(echo_route(http::verb::get, "/account", agora::access::signed_in("account"), "account"));
+    s.routes.add(echo_route(http::verb::get, "/admin", agora::access::any_role({"admin"}, "admin"), "admin"));
+    s.routes.add(echo_route(http::verb::get, "/catalog", agora::access::any_role({"admin", "manager"}, "catalog:write"),
                             "catalog"));
-    auto body = echo_route(http::verb::post, "/closed-body", access::signed_in(), "closedBody");
+    auto body = echo_route(http::verb::post, "/closed-body", agora::access::signed_in(), "closedBody");
     body.request_schema = {{"type", "object"}};
     s.routes.add(body);
-    auto openai = echo_route(http::verb::get, "/openai", access::signed_in(), "openai");
+    auto openai = echo_route(http::verb::get, "/openai", agora::access::signed_in(), "openai");
     openai.errors = http::error_shape::openai;
     s.routes.add(openai);
     s.start();
@@ -67,15 +68,15 @@ TEST_CASE("access decisions: open, signed in, roles, and restricted keys' scopes
   principal customer{"cus_1", principal_kind::customer, {"customer"}, {}, ""};
   principal admin{"cus_2", principal_kind::staff, {"admin"}, {}, ""};
   principal narrow_key{"cus_2", principal_kind::api_key, {"admin"}, {"account"}, "key_1"};
-  CHECK(decide(access::anyone(), anon) == access_decision::allow);
-  CHECK(decide(access::signed_in(), anon) == access_decision::unauthenticated);
-  CHECK(decide(access::signed_in(), customer) == access_decision::allow);
-  CHECK(decide(access::any_role({"admin"}), customer) == access_decision::forbidden);
-  CHECK(decide(access::any_role({"admin"}), admin) == access_decision::allow);
-  CHECK(decide(access::any_role({"admin"}, "admin"), narrow_key) == access_decision::forbidden);
-  CHECK(decide(access::signed_in("account"), narrow_key) == access_decision::allow);
+  CHECK(decide(agora::access::anyone(), anon) == access_decision::allow);
+  CHECK(decide(agora::access::signed_in(), anon) == access_decision::unauthenticated);
+  CHECK(decide(agora::access::signed_in(), customer) == access_decision::allow);
+  CHECK(decide(agora::access::any_role({"admin"}), customer) == access_decision::forbidden);
+  CHECK(decide(agora::access::any_role({"admin"}), admin) == access_decision::allow);
+  CHECK(decide(agora::access::any_role({"admin"}, "admin"), narrow_key) == access_decision::forbidden);
+  CHECK(decide(agora::access::signed_in("account"), narrow_key) == access_decision::allow);
   // A restricted key never reaches a route that names no scope.
-  CHECK(decide(access::signed_in(), narrow_key) == access_decision::forbidden);
+  CHECK(decide(agora::access::signed_in(), narrow_key) == access_decision::forbidden);
   CHECK(customer.usage_subject() == "cus_1");
   CHECK(narrow_key.usage_subject() == "key_1");
   CHECK(anon.usage_subject() == "anonymous");

@@ -4,6 +4,7 @@
 
 #include <agora/ids.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
@@ -150,7 +151,8 @@ asio::awaitable<void> service::background() {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (;;) {
     timer.expires_after(std::chrono::seconds(30));
-    co_await timer.async_wait(asio::use_awaitable);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;  // stopping
     co_await flush_key_uses();
     auto at = now();
     auto prune = [at](store::database& db) { sql::drop_unpublished_keys(db, at); };

@@ -708,7 +708,7 @@ TEST_CASE("grounding puts the store's matching products into the context", "[inf
 
 TEST_CASE("without a catalog, grounding is reported unavailable and the answer still comes", "[inference][api]") {
   model_folder m;
-  harness h(with_model(m, {{"modules.enabled", json::array({"inference"})}}));
+  harness h(with_model(m, {{"modules.enabled", json::array({"customers", "inference"})}}));
   auto c = h.connect_as_admin();
   auto r = c.post("/v1/chat/completions", chat_body({{"grounding", true}}));
   REQUIRE(r.status == 200);
@@ -719,7 +719,7 @@ TEST_CASE("without a catalog, grounding is reported unavailable and the answer s
 TEST_CASE("an answer degraded twice says both: no catalog to ground it, and a fallback model", "[inference][api]") {
   model_folder m;
   model_folder other;
-  harness h(with_model(m, {{"modules.enabled", json::array({"inference"})},
+  harness h(with_model(m, {{"modules.enabled", json::array({"customers", "inference"})},
                            {"modules.inference.max_running", 1},
                            {"modules.inference.max_waiting", 1}}));
   auto c = h.connect_as_admin();
