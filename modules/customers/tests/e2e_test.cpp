@@ -125,6 +125,11 @@ TEST_CASE("bad registrations and logins get clear errors and reveal nothing", "[
   CHECK(missing.status == 422);
   CHECK(error_fields(missing) == std::set<std::string>{"password", "name"});
   CHECK(c.request("POST", "/v1/auth/register", "{nope").status == 400);
+  CHECK(c.request("POST", "/v1/auth/register", std::string(2 * 1024 * 1024, ' ')).status == 413);
+  CHECK(c.request("POST", "/v1/auth/login", "[]").status == 422);
+  CHECK(c.request("POST", "/v1/auth/login", R"({"email": 7, "password": null})").status == 422);
+  CHECK(c.request("POST", "/v1/auth/register", person("x@example.com").dump(), {{"Content-Type", "text/plain"}}).status ==
+        415);
 
   REQUIRE(c.post("/v1/auth/register", person("dup@example.com")).status == 201);
   CHECK(c.post("/v1/auth/register", person("DUP@example.COM")).status == 409);
