@@ -23,8 +23,8 @@ email=bench-admin@example.com; password='benchmark admin password'
 AGORA_MODULES_CUSTOMERS_ADMIN_EMAIL=$email AGORA_MODULES_CUSTOMERS_ADMIN_PASSWORD=$password \
   ./build-bench/src/agora serve --port 0 --data-dir "$work/db" --config /dev/null --log-level warn \
   --set server.io_threads="${AGORA_IO_THREADS:-0}" \
-  --set modules.customers.login_failures_per_account=1000000 \
-  --set modules.customers.login_failures_per_address=1000000 >"$work/agora.log" 2>&1 &
+  --set modules.customers.login_failures_per_account=1000 \
+  --set modules.customers.login_failures_per_address=100000 >"$work/agora.log" 2>&1 &
 agora_pid=$!
 for _ in $(seq 1 100); do
   port="$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/agora.log" | sed 's/.*://' || true)"

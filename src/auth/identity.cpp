@@ -73,6 +73,8 @@ struct identity_authenticator::impl : std::enable_shared_from_this<impl> {
   std::atomic<steady::rep> last_fetch{0};
   std::mutex mu;
   std::unordered_map<std::string, cached_key> keys_cache;
+  // Accounts whose tokens issued before a time (unix milliseconds) are refused.
+  std::unordered_map<std::string, std::int64_t> revoked_before;
 
   std::int64_t now_unix() const {
     return std::chrono::duration_cast<std::chrono::seconds>(time.now().time_since_epoch()).count();
@@ -98,6 +100,24 @@ struct identity_authenticator::impl : std::enable_shared_from_this<impl> {
       }
     verifier.set_keys(std::move(keys));
     co_return true;
+  }
+
+  void revoke_tokens(const std::string& subject, std::int64_t before) {
+    std::lock_guard lock(mu);
+    // Entries outlive every token they could refuse after a day (tokens live minutes).
+    if (revoked_before.size() > 10000) {
+      const auto horizon = (now_unix() - 86400) * 1000;
+      for (auto it = revoked_before.begin(); it != revoked_before.end();)
+        it = it->second < horizon ? revoked_before.erase(it) : std::next(it);
+    }
+    auto& t = revoked_before[subject];
+    t = std::max(t, before);
+  }
+
+  bool revoked(const std::string& subject, std::int64_t issued_at) {
+    std::lock_guard lock(mu);
+    auto it = revoked_before.find(subject);
+    return it != revoked_before.end() && issued_at < it->second;
   }
 
   void drop_api_keys() {
@@ -129,6 +149,13 @@ struct identity_authenticator::impl : std::enable_shared_from_this<impl> {
       }
     }
     if (!v) co_return error{errc::unauthenticated, "invalid token: " + std::string(jwt::describe(v.err())), {}};
+    // Our tokens carry their issue time to the millisecond (iat_ms), so a change made the
+    // same second as a new sign-in does not refuse the new token.
+    auto ms = v->claims.find("iat_ms");
+    std::int64_t issued_ms = ms != v->claims.end() && ms->is_number_integer() ? ms->get<std::int64_t>()
+                                                                                 : v->issued_at * 1000;
+    if (revoked(v->subject, issued_ms))
+      co_return error{errc::unauthenticated, "invalid token: revoked (the account changed); sign in again", {}};
     co_return from_claims(v.value());
   }
 
@@ -195,6 +222,12 @@ asio::awaitable<void> identity_authenticator::start(std::string name) {
       bus::request_options o(std::chrono::milliseconds(5000), ev.tr);
       if (!co_await self->fetch(std::move(o))) co_return error::unavailable("keys not fetched; retry");
     } else if (ev.type != identity::apikey_created && ev.type != "customer.registered") {
+      auto before = ev.data.find(identity::revoke_tokens_before);
+      if (before != ev.data.end() && before->is_string()) {
+        if (auto t = from_rfc3339(before->get<std::string>()))
+          self->revoke_tokens(ev.subject,
+                              std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count());
+      }
       // A revoked key, a changed or disabled account: cached API keys may be stale.
       self->drop_api_keys();
     }

@@ -242,7 +242,9 @@ asio::awaitable<result<token_grant>> service::issue(const account& a, std::optio
                                                     const bus::call_context& c) {
   if (!signing_key_) co_return error::unavailable("no signing key");
   auto iat = unix_seconds(ctx_.clock());
+  auto iat_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ctx_.clock().now().time_since_epoch()).count();
   nlohmann::json claims = {{"iss", issuer_},
+                           {"iat_ms", iat_ms},
                            {"sub", a.id},
                            {"aud", audience_},
                            {"iat", iat},
@@ -403,8 +405,9 @@ asio::awaitable<result<account>> service::update_me(update_me_request req, const
   if (req.email) a.email = *req.email;
   a.version += 1;
   a.updated_at = now();
-  auto ev = ctx_.event(accounts_topic, customer_updated, a.id,
-                       {{"id", a.id}, {"role", a.role}, {"status", a.status}, {"version", a.version}}, c, a.updated_at);
+  nlohmann::json data = {{"id", a.id}, {"role", a.role}, {"status", a.status}, {"version", a.version}};
+  if (new_hash) data[std::string(identity::revoke_tokens_before)] = a.updated_at;  // a new password ends every session
+  auto ev = ctx_.event(accounts_topic, customer_updated, a.id, std::move(data), c, a.updated_at);
   auto expected = (*row)->item.version;
   auto job = [a, new_hash, ev = std::move(ev), expected](store::database& db) {
     return db.transaction([&]() -> result<account> {
@@ -586,9 +589,15 @@ asio::awaitable<result<account>> service::update_account(update_account_request 
       a.updated_at = at;
       sql::update_account(db, a, std::nullopt);
       if (a.status != "active") sql::revoke_account_tokens(db, a.id, at);
+      // Access tokens issued before now carry the old role or a disabled account: the
+      // servers refuse them from this event on (identity::revoke_tokens_before).
       db.enqueue_event(ctx_.event(accounts_topic, customer_updated, a.id,
-                                  {{"id", a.id}, {"role", a.role}, {"status", a.status}, {"version", a.version}}, c,
-                                  at));
+                                  {{"id", a.id},
+                                   {"role", a.role},
+                                   {"status", a.status},
+                                   {"version", a.version},
+                                   {std::string(identity::revoke_tokens_before), at}},
+                                  c, at));
       return a;
     });
   };

@@ -321,6 +321,12 @@ TEST_CASE("a disabled account loses its sessions and keys, and admins manage sta
   REQUIRE(disabled.status == 200);
   CHECK(disabled.json().at("status") == "disabled");
   CHECK(user.post("/v1/auth/refresh", {{"refresh_token", grant.at("refresh_token")}}).status == 401);
+  // Its access token stops as the customer.updated event lands, not at its expiry.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  int status = 0;
+  while ((status = user.get("/v1/customers/me").status) == 200 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(status == 401);
   CHECK(user.get("/v1/customers/me", {{"X-API-Key", key}}).status == 401);
   CHECK(user.post("/v1/auth/login", {{"email", "leaving@example.com"}, {"password", "correct horse battery"}}).status ==
         401);

@@ -20,6 +20,10 @@ inline constexpr std::string_view apikey_created = "apikey.created";
 inline constexpr std::string_view apikey_revoked = "apikey.revoked";
 // Account changes (a role changed, an account disabled): cached API keys may be stale.
 inline constexpr std::string_view accounts_topic = "customers.accounts";
+// In a customer.updated event's data: an RFC 3339 time. Access tokens of that account
+// issued (iat) before it are refused from then on: its role changed, it was disabled, or
+// its password changed.
+inline constexpr std::string_view revoke_tokens_before = "revoke_tokens_before";
 
 // The public keys tokens may be signed with: a JWKS's "keys" (RFC 7517), the current
 // key and those still within their overlap window.
