@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -57,6 +58,9 @@ struct reply {
   std::string body;
 
   nlohmann::json json() const;  // throws on malformed JSON (an empty body included)
+  // The `field` of each entry of a problem's `errors` (empty when there are none, or the
+  // body is not a problem): what a 422 names.
+  std::set<std::string> error_fields() const;
   std::string header(std::string_view name) const;  // "" when absent
 };
 

@@ -33,6 +33,15 @@ bool closed_by_peer(const beast::error_code& ec) {
 
 nlohmann::json reply::json() const { return nlohmann::json::parse(body); }
 
+std::set<std::string> reply::error_fields() const {
+  std::set<std::string> out;
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains("errors") || !j["errors"].is_array()) return out;
+  for (const auto& e : j["errors"])
+    if (e.is_object() && e.contains("field") && e["field"].is_string()) out.insert(e["field"].get<std::string>());
+  return out;
+}
+
 std::string reply::header(std::string_view name) const {
   auto it = headers.find(lower(name));
   return it == headers.end() ? std::string() : it->second;

@@ -33,12 +33,6 @@ json product_body(std::string sku) {
   return {{"sku", std::move(sku)}, {"name", "Espresso cup"}, {"price", {{"amount", 1299}, {"currency", "EUR"}}}};
 }
 
-std::set<std::string> error_fields(const testing::reply& r) {
-  std::set<std::string> out;
-  for (const auto& e : r.json().value("errors", json::array())) out.insert(e.at("field").get<std::string>());
-  return out;
-}
-
 // Subscribes a test consumer group to a topic and keeps what it receives.
 class event_sink {
  public:
@@ -149,7 +143,7 @@ TEST_CASE("an invalid product body is refused with 422 naming every bad field", 
   CHECK(body["type"].is_string());
   CHECK(body["title"].is_string());
   CHECK(body["status"] == 422);
-  CHECK(error_fields(bad) ==
+  CHECK(bad.error_fields() ==
         std::set<std::string>{"sku", "name", "description", "price.amount", "price.currency", "status", "colour"});
   for (const auto& e : body["errors"]) {
     if (e["field"] == "name") CHECK(e["message"] == "expected a string");
@@ -159,12 +153,12 @@ TEST_CASE("an invalid product body is refused with 422 naming every bad field", 
 
   auto empty = c.post("/v1/products", json::object());
   REQUIRE(empty.status == 422);
-  CHECK(error_fields(empty) == std::set<std::string>{"sku", "name", "price"});
+  CHECK(empty.error_fields() == std::set<std::string>{"sku", "name", "price"});
 
   auto negative =
       c.post("/v1/products", {{"sku", "NEG"}, {"name", "N"}, {"price", {{"amount", -1}, {"currency", "XYZ"}}}});
   REQUIRE(negative.status == 422);
-  CHECK(error_fields(negative) == std::set<std::string>{"price.amount", "price.currency"});
+  CHECK(negative.error_fields() == std::set<std::string>{"price.amount", "price.currency"});
 
   auto not_object = c.post("/v1/products", json::array({1, 2}));
   CHECK(not_object.status == 422);
@@ -173,7 +167,7 @@ TEST_CASE("an invalid product body is refused with 422 naming every bad field", 
   REQUIRE(created.status == 201);
   auto typo = c.patch("/v1/products/" + created.json()["id"].get<std::string>(), {{"nmae", "typo"}, {"price", 5}});
   REQUIRE(typo.status == 422);
-  CHECK(error_fields(typo) == std::set<std::string>{"nmae", "price"});
+  CHECK(typo.error_fields() == std::set<std::string>{"nmae", "price"});
 }
 
 TEST_CASE("duplicates, unknown references and categories in use answer 409 or 422", "[catalog]") {
@@ -189,7 +183,7 @@ TEST_CASE("duplicates, unknown references and categories in use answer 409 or 42
   unknown_category["category_id"] = "cat_01JD0000000000000000000000";
   auto refused = c.post("/v1/products", unknown_category);
   REQUIRE(refused.status == 422);
-  CHECK(error_fields(refused) == std::set<std::string>{"category_id"});
+  CHECK(refused.error_fields() == std::set<std::string>{"category_id"});
 
   auto cat = c.post("/v1/categories", {{"name", "Cups"}, {"description", "Things to drink from"}});
   REQUIRE(cat.status == 201);
@@ -213,7 +207,7 @@ TEST_CASE("duplicates, unknown references and categories in use answer 409 or 42
   const std::string child_id = child.json()["id"];
   auto cycle = c.patch("/v1/categories/" + cat_id, {{"parent_id", child_id}});
   REQUIRE(cycle.status == 422);
-  CHECK(error_fields(cycle) == std::set<std::string>{"parent_id"});
+  CHECK(cycle.error_fields() == std::set<std::string>{"parent_id"});
 
   CHECK(c.get("/v1/categories/" + cat_id, {{"If-None-Match", "\"1\""}}).status == 304);
   CHECK(c.get("/v1/categories/cat_01JD0000000000000000000000").status == 404);
@@ -264,14 +258,14 @@ TEST_CASE("products are listed a page at a time with cursors and validated limit
     auto r = c.get(std::string("/v1/products?limit=") + bad);
     INFO(bad);
     CHECK(r.status == 422);
-    CHECK(error_fields(r) == std::set<std::string>{"limit"});
+    CHECK(r.error_fields() == std::set<std::string>{"limit"});
   }
   auto bad_cursor = c.get("/v1/products?cursor=not-a-cursor");
   CHECK(bad_cursor.status == 422);
-  CHECK(error_fields(bad_cursor) == std::set<std::string>{"cursor"});
+  CHECK(bad_cursor.error_fields() == std::set<std::string>{"cursor"});
   auto bad_status = c.get("/v1/products?status=deleted");
   CHECK(bad_status.status == 422);
-  CHECK(error_fields(bad_status) == std::set<std::string>{"status"});
+  CHECK(bad_status.error_fields() == std::set<std::string>{"status"});
   auto archived = c.get("/v1/products?status=archived");
   REQUIRE(archived.status == 200);
   CHECK(archived.json()["data"].empty());
@@ -389,14 +383,14 @@ TEST_CASE("products are found by full-text search over HTTP, and bad searches an
     auto r = c.get(bad);
     CHECK(r.status == 422);
     CHECK(r.header("Content-Type") == "application/problem+json");
-    CHECK(error_fields(r) == std::set<std::string>{"q"});
+    CHECK(r.error_fields() == std::set<std::string>{"q"});
   }
   auto too_long = c.get("/v1/products/search?q=" + std::string(600, 'a'));
   CHECK(too_long.status == 422);
   auto bad_fields = c.get("/v1/products/search?q=shirt&limit=ten&status=gone&category_id=x");
   CHECK(bad_fields.status == 422);
-  CHECK(error_fields(bad_fields) == std::set<std::string>{"limit", "status", "category_id"});
+  CHECK(bad_fields.error_fields() == std::set<std::string>{"limit", "status", "category_id"});
   auto over = c.get("/v1/products/search?q=shirt&limit=51");
   CHECK(over.status == 422);
-  CHECK(error_fields(over) == std::set<std::string>{"limit"});
+  CHECK(over.error_fields() == std::set<std::string>{"limit"});
 }

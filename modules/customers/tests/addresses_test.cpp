@@ -18,12 +18,6 @@ testing::options identity_only() {
   return o;
 }
 
-std::set<std::string> error_fields(const testing::reply& r) {
-  std::set<std::string> out;
-  for (const auto& e : r.json().value("errors", json::array())) out.insert(e.at("field").get<std::string>());
-  return out;
-}
-
 // A client signed in as a new customer.
 testing::client customer(testing::client c, const std::string& email) {
   REQUIRE(c.post("/v1/auth/register",
@@ -167,7 +161,7 @@ TEST_CASE("one default address of each kind: the first is it, a new default disp
   CHECK(count_defaults("billing") == 1);
   auto bad_kind = c.get(collection + "?kind=home");
   CHECK(bad_kind.status == 422);
-  CHECK(error_fields(bad_kind) == std::set<std::string>{"kind"});
+  CHECK(bad_kind.error_fields() == std::set<std::string>{"kind"});
 
   // A shipping address moved to billing as its default displaces the billing default.
   auto moved = c.patch(collection + "/" + first, {{"kind", "billing"}, {"is_default", true}});
@@ -247,7 +241,7 @@ TEST_CASE("every address field rule is refused with 422 naming the field", "[cus
   auto refused = [&](json body, const std::string& field) {
     auto r = c.post(collection, body);
     CHECK(r.status == 422);
-    CHECK(error_fields(r) == std::set<std::string>{field});
+    CHECK(r.error_fields() == std::set<std::string>{field});
   };
   auto with = [](const std::string& k, json v) {
     auto b = home();
@@ -295,11 +289,11 @@ TEST_CASE("every address field rule is refused with 422 naming the field", "[cus
                                         {"country", "xx"},
                                         {"phone", "abc"}});
   CHECK(everything.status == 422);
-  CHECK(error_fields(everything) == std::set<std::string>{"kind", "recipient", "line1", "line2", "city", "region",
+  CHECK(everything.error_fields() == std::set<std::string>{"kind", "recipient", "line1", "line2", "city", "region",
                                                           "postal_code", "country", "phone"});
   auto missing = c.post(collection, json::object());
   CHECK(missing.status == 422);
-  CHECK(error_fields(missing) ==
+  CHECK(missing.error_fields() ==
         std::set<std::string>{"kind", "recipient", "line1", "city", "postal_code", "country"});
   CHECK(c.request("POST", collection, "{nope").status == 400);
 
@@ -307,7 +301,7 @@ TEST_CASE("every address field rule is refused with 422 naming the field", "[cus
   auto patch_refused = [&](json body, std::set<std::string> fields) {
     auto r = c.patch(collection + "/" + id, body);
     CHECK(r.status == 422);
-    CHECK(error_fields(r) == fields);
+    CHECK(r.error_fields() == fields);
   };
   patch_refused({{"city", nullptr}}, {"city"});
   patch_refused({{"country", "fr"}, {"postal_code", "#1"}}, {"country", "postal_code"});

@@ -24,12 +24,6 @@ testing::options identity_and_catalog(const agora::clock* c = nullptr) {
   return o;
 }
 
-std::set<std::string> error_fields(const testing::reply& r) {
-  std::set<std::string> out;
-  for (const auto& e : r.json().value("errors", json::array())) out.insert(e.at("field").get<std::string>());
-  return out;
-}
-
 json person(const std::string& email) {
   return {{"email", email}, {"password", "correct horse battery"}, {"name", "Ada Lovelace"}};
 }
@@ -114,16 +108,16 @@ TEST_CASE("bad registrations and logins get clear errors and reveal nothing", "[
   auto c = h.connect();
   auto weak = c.post("/v1/auth/register", {{"email", "w@example.com"}, {"password", "short"}, {"name", "W"}});
   CHECK(weak.status == 422);
-  CHECK(error_fields(weak) == std::set<std::string>{"password"});
+  CHECK(weak.error_fields() == std::set<std::string>{"password"});
   auto bad_email = c.post("/v1/auth/register", {{"email", "not an email"}, {"password", "long enough pw 1"}, {"name", "W"}});
   CHECK(bad_email.status == 422);
-  CHECK(error_fields(bad_email) == std::set<std::string>{"email"});
+  CHECK(bad_email.error_fields() == std::set<std::string>{"email"});
   auto too_long = c.post("/v1/auth/register",
                          {{"email", "l@example.com"}, {"password", std::string(300, 'x') + "y"}, {"name", "L"}});
   CHECK(too_long.status == 422);
   auto missing = c.post("/v1/auth/register", {{"email", "m@example.com"}});
   CHECK(missing.status == 422);
-  CHECK(error_fields(missing) == std::set<std::string>{"password", "name"});
+  CHECK(missing.error_fields() == std::set<std::string>{"password", "name"});
   CHECK(c.request("POST", "/v1/auth/register", "{nope").status == 400);
   CHECK(c.request("POST", "/v1/auth/register", std::string(2 * 1024 * 1024, ' ')).status == 413);
   CHECK(c.request("POST", "/v1/auth/login", "[]").status == 422);
@@ -249,7 +243,7 @@ TEST_CASE("API keys: the secret once, both headers, scopes, revocation at once, 
   // Unknown scopes and past expiry are refused by name.
   auto bad = owner.post("/v1/api-keys", {{"name", "x"}, {"scopes", json::array({"root"})}, {"expires_at", "2001-01-01T00:00:00Z"}});
   CHECK(bad.status == 422);
-  CHECK(error_fields(bad) == std::set<std::string>{"scopes", "expires_at"});
+  CHECK(bad.error_fields() == std::set<std::string>{"scopes", "expires_at"});
 
   REQUIRE(owner.del("/v1/api-keys/" + id).status == 200);
   // The apikey.revoked event drops the cached key: within milliseconds, not at the cache's
@@ -343,7 +337,7 @@ TEST_CASE("changing me needs If-Match to match and the current password for the 
   CHECK(c.patch("/v1/customers/me", {{"name", "Stale"}}, {{"If-Match", "\"1\""}}).status == 412);
   auto no_current = c.patch("/v1/customers/me", {{"password", "a brand new password"}});
   CHECK(no_current.status == 422);
-  CHECK(error_fields(no_current) == std::set<std::string>{"current_password"});
+  CHECK(no_current.error_fields() == std::set<std::string>{"current_password"});
   auto wrong_current = c.patch("/v1/customers/me", {{"password", "a brand new password"}, {"current_password", "nope nope nope"}});
   CHECK(wrong_current.status == 422);
   auto changed = c.patch("/v1/customers/me", {{"password", "a brand new password"}, {"current_password", "correct horse battery"}});
