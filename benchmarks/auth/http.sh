@@ -44,13 +44,17 @@ median_ms() { sort -n | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/
 p90_ms() { sort -n | awk '{a[NR]=$1} END {i = int(NR * 0.9); if (i < 1) i = 1; printf "%.1f", a[i] * 1000}'; }
 
 : >"$work/ok"; : >"$work/wrong"; : >"$work/unknown"
+# The three kinds in a new random order each round, so that drift and warm-up hit all alike.
 for i in $(seq 1 "$logins"); do
-  read -r code t < <(timed_login "$email" "$password"); [ "$code" = 200 ] || { echo "login answered $code" >&2; exit 1; }
-  echo "$t" >>"$work/ok"
-  read -r code t < <(timed_login "$email" "not the password $i"); [ "$code" = 401 ] || { echo "wrong password answered $code" >&2; exit 1; }
-  echo "$t" >>"$work/wrong"
-  read -r code t < <(timed_login "nobody$i@example.com" "not the password $i"); [ "$code" = 401 ] || { echo "unknown email answered $code" >&2; exit 1; }
-  echo "$t" >>"$work/unknown"
+  for kind in $(printf 'ok\nwrong\nunknown\n' | shuf); do
+    case "$kind" in
+      ok) read -r code t < <(timed_login "$email" "$password"); want=200 ;;
+      wrong) read -r code t < <(timed_login "$email" "not the password $i"); want=401 ;;
+      unknown) read -r code t < <(timed_login "nobody$i@example.com" "not the password $i"); want=401 ;;
+    esac
+    [ "$code" = "$want" ] || { echo "$kind login answered $code" >&2; exit 1; }
+    echo "$t" >>"$work/$kind"
+  done
 done
 token="$(curl -sf -X POST -H 'Content-Type: application/json' -d "$(login_body "$email" "$password")" "$base/v1/auth/login" |
   sed 's/.*"access_token":"\([^"]*\)".*/\1/')"
@@ -94,6 +98,8 @@ echo "|---|---|---|"
 echo "| right password (200) | $(median_ms <"$work/ok") | $(p90_ms <"$work/ok") |"
 echo "| wrong password (401) | $(median_ms <"$work/wrong") | $(p90_ms <"$work/wrong") |"
 echo "| unknown email (401) | $(median_ms <"$work/unknown") | $(p90_ms <"$work/unknown") |"
+echo
+echo "unknown email / wrong password, medians: $(awk -v u="$(median_ms <"$work/unknown")" -v w="$(median_ms <"$work/wrong")" 'BEGIN {printf "%.2f", u / w}') (1.00: no difference to learn an account from)"
 echo
 echo "| GET /v1/products/{id} | req/s | p50 | p99 | vs public |"
 echo "|---|---|---|---|---|"
