@@ -91,7 +91,8 @@ const setting* config::find(std::string_view key) const {
 
 void config::assign(const setting& s, const nlohmann::json& raw, std::string_view origin) {
   auto bad = [&] {
-    return config_error(fmt::format("config: {} (from {}): expected {}, got {}", s.key, origin, expectation(s), raw.dump()));
+    return config_error(fmt::format("config: {} (from {}): expected {}, got {}", s.key, origin, expectation(s),
+                                    s.secret ? std::string("a value not shown (secret)") : raw.dump()));
   };
   nlohmann::json v;
   switch (s.kind) {
@@ -252,7 +253,7 @@ nlohmann::json config::effective() const {
     std::string p = s.key;
     std::replace(p.begin(), p.end(), '.', '/');
     return p;
-  }())] = values_.find(s.key)->second;
+  }())] = s.secret && values_.find(s.key)->second != "" ? nlohmann::json("(secret)") : values_.find(s.key)->second;
   return out;
 }
 

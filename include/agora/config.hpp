@@ -36,6 +36,7 @@ struct setting {
   std::optional<double> min;         // integer, number
   std::optional<double> max;
   std::vector<std::string> choices;  // string: allowed values, when not empty
+  bool secret = false;               // a password: never printed (agora config, errors)
   const setting_handle* handle = nullptr;  // the handle that declared it: the only one that reads it
 };
 
@@ -115,6 +116,18 @@ class string_setting : public setting_handle {
   using value_type = std::string;
   string_setting(std::string key, std::string default_value, std::string description)
       : setting_handle(std::move(key), type::string, std::move(default_value), std::move(description)) {}
+  value_type read(const nlohmann::json& v) const { return v.get<std::string>(); }
+};
+
+// A string that must not be shown: `agora config` prints "(secret)" for it, and a bad
+// value's error does not echo it.
+class secret_setting : public setting_handle {
+ public:
+  using value_type = std::string;
+  secret_setting(std::string key, std::string description)
+      : setting_handle(std::move(key), type::string, std::string(), std::move(description)) {
+    decl_.secret = true;
+  }
   value_type read(const nlohmann::json& v) const { return v.get<std::string>(); }
 };
 

@@ -194,3 +194,24 @@ TEST_CASE("the core reads its settings through handles, the bus limits included"
   bad.overrides = {{"bus.max_in_flight_requests", "0"}};
   REQUIRE_THROWS_WITH(c.load(bad), Catch::Contains("bus.max_in_flight_requests"));
 }
+
+TEST_CASE("a secret setting is read like a string but never shown", "[config]") {
+  static const agora::config::secret_setting password{"x.password", "A password"};
+  auto declared = agora::config::core_settings();
+  declared.push_back(password.declaration());
+  config c(declared);
+  CHECK(c.effective()["x"]["password"] == "");  // unset: nothing to hide
+  sources s;
+  s.env = {{"AGORA_X_PASSWORD", "hunter2 hunter2"}};
+  c.load(s);
+  CHECK(c.get(password) == "hunter2 hunter2");
+  CHECK(c.effective()["x"]["password"] == "(secret)");
+  CHECK(c.effective().dump().find("hunter2") == std::string::npos);
+  config bad(declared);
+  std::string text = R"({"x": {"password": ["hunter2", 42]}})";
+  auto file = write_temp(text);
+  sources from_file;
+  from_file.file = file;
+  REQUIRE_THROWS_WITH(bad.load(from_file), Catch::Contains("x.password") && !Catch::Contains("hunter2"));
+  std::filesystem::remove(file);
+}

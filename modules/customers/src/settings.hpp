@@ -6,8 +6,7 @@ namespace agora::customers::settings {
 
 inline const config::string_setting admin_email{
     "admin_email", "", "The first admin's email: created at start when no account has it (never overwritten)"};
-inline const config::string_setting admin_password{"admin_password", "",
-                                                   "The first admin's password (with admin_email)"};
+inline const config::secret_setting admin_password{"admin_password", "The first admin's password (with admin_email)"};
 // OWASP's Argon2id minimum (m = 19 MiB, t = 2, p = 1): about 30–60 ms a hash on one core
 // of these machines, bounded in memory by hash_threads × password_memory_kib.
 inline const config::integer_setting password_memory_kib{"password_memory_kib", 19456,
