@@ -34,9 +34,7 @@ class worker_pool {
 
   std::size_t threads() const noexcept { return threads_; }
   // Finishes what is queued and joins the threads.
-  void stop() {
-    pool_.join();
-  }
+  void stop() { pool_.join(); }
 
  private:
   boost::asio::thread_pool pool_;

@@ -152,8 +152,8 @@ struct identity_authenticator::impl : std::enable_shared_from_this<impl> {
     // Our tokens carry their issue time to the millisecond (iat_ms), so a change made the
     // same second as a new sign-in does not refuse the new token.
     auto ms = v->claims.find("iat_ms");
-    std::int64_t issued_ms = ms != v->claims.end() && ms->is_number_integer() ? ms->get<std::int64_t>()
-                                                                                 : v->issued_at * 1000;
+    std::int64_t issued_ms =
+        ms != v->claims.end() && ms->is_number_integer() ? ms->get<std::int64_t>() : v->issued_at * 1000;
     if (revoked(v->subject, issued_ms))
       co_return error{errc::unauthenticated, "invalid token: revoked (the account changed); sign in again", {}};
     co_return from_claims(v.value());
@@ -184,8 +184,7 @@ struct identity_authenticator::impl : std::enable_shared_from_this<impl> {
     if (caching) {
       auto until = steady::now() + opts.api_key_cache;
       if (r->expires_at) {
-        auto left = std::chrono::duration_cast<steady::duration>(
-            from_rfc3339_or_now(*r->expires_at) - time.now());
+        auto left = std::chrono::duration_cast<steady::duration>(from_rfc3339_or_now(*r->expires_at) - time.now());
         until = std::min(until, steady::now() + std::max(left, steady::duration::zero()));
       }
       std::lock_guard lock(mu);
@@ -210,30 +209,30 @@ identity_authenticator::~identity_authenticator() = default;
 asio::awaitable<void> identity_authenticator::start(std::string name) {
   std::weak_ptr<impl> weak = impl_;
   for (auto topic : {identity::credentials_topic, identity::accounts_topic}) {
-  bus::subscription s;
-  s.topic = std::string(topic);
-  s.group = "auth." + name;
-  s.consumer = "auth." + name + "#0";
-  s.ex = impl_->ex;
-  s.handler = [weak](const bus::event& ev) -> asio::awaitable<result<void>> {
-    auto self = weak.lock();
-    if (!self) co_return ok();
-    if (ev.type == identity::signing_key_rotated) {
-      bus::request_options o(std::chrono::milliseconds(5000), ev.tr);
-      if (!co_await self->fetch(std::move(o))) co_return error::unavailable("keys not fetched; retry");
-    } else if (ev.type != identity::apikey_created && ev.type != "customer.registered") {
-      auto before = ev.data.find(identity::revoke_tokens_before);
-      if (before != ev.data.end() && before->is_string()) {
-        if (auto t = from_rfc3339(before->get<std::string>()))
-          self->revoke_tokens(ev.subject,
-                              std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count());
+    bus::subscription s;
+    s.topic = std::string(topic);
+    s.group = "auth." + name;
+    s.consumer = "auth." + name + "#0";
+    s.ex = impl_->ex;
+    s.handler = [weak](const bus::event& ev) -> asio::awaitable<result<void>> {
+      auto self = weak.lock();
+      if (!self) co_return ok();
+      if (ev.type == identity::signing_key_rotated) {
+        bus::request_options o(std::chrono::milliseconds(5000), ev.tr);
+        if (!co_await self->fetch(std::move(o))) co_return error::unavailable("keys not fetched; retry");
+      } else if (ev.type != identity::apikey_created && ev.type != "customer.registered") {
+        auto before = ev.data.find(identity::revoke_tokens_before);
+        if (before != ev.data.end() && before->is_string()) {
+          if (auto t = from_rfc3339(before->get<std::string>()))
+            self->revoke_tokens(ev.subject,
+                                std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count());
+        }
+        // A revoked key, a changed or disabled account: cached API keys may be stale.
+        self->drop_api_keys();
       }
-      // A revoked key, a changed or disabled account: cached API keys may be stale.
-      self->drop_api_keys();
-    }
-    co_return ok();
-  };
-  impl_->bus.subscribe(std::move(s));
+      co_return ok();
+    };
+    impl_->bus.subscribe(std::move(s));
   }
   bus::request_options o(std::chrono::milliseconds(5000));
   co_await impl_->fetch(std::move(o));

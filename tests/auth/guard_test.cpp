@@ -116,8 +116,9 @@ TEST_CASE("the guard answers 401 with a challenge, 403, 400 and 503, and hands t
   CHECK(c.get("/closed?access_token=customer.token.sig").status() == 400);
   CHECK(c.get("/closed?API_KEY=agk_admin").status() == 400);
   CHECK(c.get("/closed", {{"Authorization", "Bearer customer.token.sig"}, {"X-API-Key", "agk_admin"}}).status() == 400);
-  CHECK(c.get("/closed", {{"Authorization", "Bearer customer.token.sig"}, {"Authorization", "Bearer x.y.z"}}).status() ==
-        400);
+  CHECK(
+      c.get("/closed", {{"Authorization", "Bearer customer.token.sig"}, {"Authorization", "Bearer x.y.z"}}).status() ==
+      400);
   CHECK(c.get("/closed", {{"Authorization", "Basic Y3VzdDpwdw=="}}).status() == 401);
   CHECK(c.get("/closed", {{"Authorization", "Bearer "}}).status() == 401);
   CHECK(c.get("/closed", bearer("has space")).status() == 401);
@@ -125,8 +126,8 @@ TEST_CASE("the guard answers 401 with a challenge, 403, 400 and 503, and hands t
   CHECK(c.get("/closed", {{"Authorization", "bearer customer.token.sig"}}).status() == 200);  // scheme is case-blind
 
   // Credentials come before the body: a refused caller learns nothing of the body's checks.
-  auto early = c.request(boost::beast::http::verb::post, "/closed-body", "{not json",
-                         {{"Content-Type", "application/json"}});
+  auto early =
+      c.request(boost::beast::http::verb::post, "/closed-body", "{not json", {{"Content-Type", "application/json"}});
   CHECK(early.status() == 401);
   auto late = c.request(boost::beast::http::verb::post, "/closed-body", "{not json",
                         {{"Content-Type", "application/json"}, {"Authorization", "Bearer customer.token.sig"}});

@@ -29,7 +29,10 @@ std::optional<principal_kind> principal_kind_from(std::string_view name) noexcep
 }
 
 void to_json(nlohmann::json& j, const principal& p) {
-  j = {{"subject", p.subject}, {"kind", to_string(p.kind)}, {"roles", p.roles}, {"scopes", p.scopes},
+  j = {{"subject", p.subject},
+       {"kind", to_string(p.kind)},
+       {"roles", p.roles},
+       {"scopes", p.scopes},
        {"key_id", p.key_id}};
 }
 

@@ -68,14 +68,15 @@ json api_key_schema() {
 }
 
 json quota_schema() {
-  return {{"type", "object"},
-          {"required", json::array({"subject", "requests_per_minute", "requests_per_hour", "daily_tokens", "is_default"})},
-          {"properties",
-           {{"subject", {{"type", "string"}}},
-            {"requests_per_minute", {{"type", "integer"}}},
-            {"requests_per_hour", {{"type", "integer"}}},
-            {"daily_tokens", {{"type", "integer"}, {"description", "Inference tokens per UTC day"}}},
-            {"is_default", {{"type", "boolean"}}}}}};
+  return {
+      {"type", "object"},
+      {"required", json::array({"subject", "requests_per_minute", "requests_per_hour", "daily_tokens", "is_default"})},
+      {"properties",
+       {{"subject", {{"type", "string"}}},
+        {"requests_per_minute", {{"type", "integer"}}},
+        {"requests_per_hour", {{"type", "integer"}}},
+        {"daily_tokens", {{"type", "integer"}, {"description", "Inference tokens per UTC day"}}},
+        {"is_default", {{"type", "boolean"}}}}}};
 }
 
 json page_schema(json item) {
@@ -87,7 +88,9 @@ json page_schema(json item) {
 }
 
 json object_schema(json required, json properties) {
-  return {{"type", "object"}, {"required", std::move(required)}, {"additionalProperties", false},
+  return {{"type", "object"},
+          {"required", std::move(required)},
+          {"additionalProperties", false},
           {"properties", std::move(properties)}};
 }
 
@@ -144,8 +147,7 @@ result<login_request> decode_login(http::request_context& ctx) {
   auto b = read_object(ctx, {"email", "password"}, {"email", "password"});
   if (!b) return std::move(b).err();
   auto email = str(*b, "email"), password = str(*b, "password");
-  if (email.size() > 254 || password.size() > 1024)
-    return error::unauthenticated("the email or the password is wrong");
+  if (email.size() > 254 || password.size() > 1024) return error::unauthenticated("the email or the password is wrong");
   return login_request{std::move(email), std::move(password), ctx.client_address};
 }
 
@@ -276,13 +278,13 @@ void add_routes(module_decl<service>& decl) {
   r.request_schema = object_schema(json::array({"email", "password", "name"}),
                                    {{"email", text(3, 254)}, {"password", text(10, 256)}, {"name", text(1, 200)}});
   r.responses = {{201, account_schema()}, {409, nullptr}, {422, nullptr}};
-  decl.route<register_account>(r, decode_register, [](const account& a, http::request_context& ctx) {
-    return account_response(201, a, ctx);
-  });
+  decl.route<register_account>(
+      r, decode_register, [](const account& a, http::request_context& ctx) { return account_response(201, a, ctx); });
 
   r = doc(http::verb::post, "/v1/auth/login", "login",
           "Exchange email and password for an access token and a refresh token (RFC 6749 §5.1)", open);
-  r.request_schema = object_schema(json::array({"email", "password"}), {{"email", text(1, 254)}, {"password", text(1, 1024)}});
+  r.request_schema =
+      object_schema(json::array({"email", "password"}), {{"email", text(1, 254)}, {"password", text(1, 1024)}});
   r.responses = {{200, grant_schema()}, {401, nullptr}, {429, nullptr}};
   decl.route<login>(r, decode_login, grant);
 
@@ -320,8 +322,8 @@ void add_routes(module_decl<service>& decl) {
   r.request_headers = {"If-Match"};
   decl.route<update_me>(r, decode_update_me, account_200);
 
-  r = doc(http::verb::get, "/v1/customers/me/quota", "getMyQuota", "The caller's request rate and daily token allowance",
-          access::signed_in("account"));
+  r = doc(http::verb::get, "/v1/customers/me/quota", "getMyQuota",
+          "The caller's request rate and daily token allowance", access::signed_in("account"));
   r.responses = {{200, quota_schema()}};
   decl.route<get_quota>(r, decode_my_quota, quota_200);
 
@@ -333,8 +335,9 @@ void add_routes(module_decl<service>& decl) {
                        {{"name", text(1, 100)},
                         {"scopes", {{"type", "array"}, {"items", {{"type", "string"}}}}},
                         {"expires_at", nullable_time()}}}};
-  r.responses = {{201, {{"type", "object"}, {"properties", {{"key", {{"type", "string"}}}, {"item", api_key_schema()}}}}},
-                 {422, nullptr}};
+  r.responses = {
+      {201, {{"type", "object"}, {"properties", {{"key", {{"type", "string"}}}, {"item", api_key_schema()}}}}},
+      {422, nullptr}};
   decl.route<create_api_key>(r, decode_create_api_key,
                              [](const api_key_created& k, http::request_context&) { return no_store(plain(201, k)); });
 
@@ -351,9 +354,9 @@ void add_routes(module_decl<service>& decl) {
 
   r = doc(http::verb::post, "/v1/admin/accounts", "createAccount", "Make a staff, manager, admin or customer account",
           admin_only());
-  r.request_schema = object_schema(json::array({"email", "password", "name", "role"}),
-                                   {{"email", text(3, 254)}, {"password", text(10, 256)}, {"name", text(1, 200)},
-                                    {"role", roles_enum()}});
+  r.request_schema = object_schema(
+      json::array({"email", "password", "name", "role"}),
+      {{"email", text(3, 254)}, {"password", text(10, 256)}, {"name", text(1, 200)}, {"role", roles_enum()}});
   r.responses = {{201, account_schema()}, {409, nullptr}};
   decl.route<create_account>(r, decode_create_account, [](const account& a, http::request_context& ctx) {
     return account_response(201, a, ctx);
@@ -373,15 +376,17 @@ void add_routes(module_decl<service>& decl) {
 
   r = doc(http::verb::patch, "/v1/admin/accounts/{id}", "updateAccount",
           "Change an account's role or status (disabling revokes its sessions)", admin_only());
-  r.request_schema = {{"type", "object"},
-                      {"additionalProperties", false},
-                      {"properties",
-                       {{"role", roles_enum()}, {"status", {{"type", "string"}, {"enum", json::array({"active", "disabled"})}}}}}};
+  r.request_schema = {
+      {"type", "object"},
+      {"additionalProperties", false},
+      {"properties",
+       {{"role", roles_enum()}, {"status", {{"type", "string"}, {"enum", json::array({"active", "disabled"})}}}}}};
   r.request_headers = {"If-Match"};
   r.responses = {{200, account_schema()}, {412, nullptr}};
   decl.route<update_account>(r, decode_update_account, account_200);
 
-  r = doc(http::verb::get, "/v1/admin/quotas/{subject}", "getQuota", "The quota of an account or API key", admin_only());
+  r = doc(http::verb::get, "/v1/admin/quotas/{subject}", "getQuota", "The quota of an account or API key",
+          admin_only());
   r.responses = {{200, quota_schema()}};
   decl.route<get_quota>(r, decode_get_quota, quota_200);
 

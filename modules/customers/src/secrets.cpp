@@ -67,7 +67,8 @@ void check_email(std::string_view email, std::string_view field, std::vector<fie
   if (utf8_length(email) == std::string_view::npos) return errors.push_back({f, "must be valid UTF-8"});
   if (email.size() < 3 || email.size() > 254) return errors.push_back({f, "must be 3 to 254 characters"});
   auto at = email.find('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 >= email.size() || email.find('@', at + 1) != std::string_view::npos)
+  if (at == std::string_view::npos || at == 0 || at + 1 >= email.size() ||
+      email.find('@', at + 1) != std::string_view::npos)
     return errors.push_back({f, "must be an address like name@example.com"});
   if (std::any_of(email.begin(), email.end(), [](char c) {
         auto u = static_cast<unsigned char>(c);

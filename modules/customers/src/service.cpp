@@ -89,8 +89,9 @@ service::service(module_context& ctx)
   per_account_.limit = ctx.get(settings::login_failures_per_account);
   per_address_.limit = ctx.get(settings::login_failures_per_address);
   if (overlap_ < access_ttl_)
-    throw config::config_error("modules.customers.key_overlap_s must be at least access_token_ttl_s, so that a "
-                               "replaced key still verifies the tokens it signed");
+    throw config::config_error(
+        "modules.customers.key_overlap_s must be at least access_token_ttl_s, so that a "
+        "replaced key still verifies the tokens it signed");
 }
 
 service::~service() = default;
@@ -391,7 +392,9 @@ asio::awaitable<result<account>> service::update_me(update_me_request req, const
     co_return version_mismatch("account", (*row)->item.version);
   std::optional<std::string> new_hash;
   if (req.current_password) {
-    auto check = [pw = *req.current_password, hash = (*row)->password_hash] { return secrets::verify_password(pw, hash); };
+    auto check = [pw = *req.current_password, hash = (*row)->password_hash] {
+      return secrets::verify_password(pw, hash);
+    };
     if (!co_await hashing_.run(std::move(check)))
       co_return error::invalid({{"current_password", "is wrong"}}, "the current password is wrong");
   }
@@ -438,7 +441,8 @@ asio::awaitable<result<api_key_created>> service::create_api_key(create_api_key_
   req.scopes.erase(std::unique(req.scopes.begin(), req.scopes.end()), req.scopes.end());
   for (const auto& s : req.scopes) {
     if (!known_scopes.count(s)) {
-      errors.push_back({"scopes", "unknown scope (known: account, admin, catalog:write, conversations, inference, metrics)"});
+      errors.push_back(
+          {"scopes", "unknown scope (known: account, admin, catalog:write, conversations, inference, metrics)"});
       break;
     }
     if ((s == "admin" || s == "metrics") && !c.who.has_role(roles::admin)) {
@@ -460,11 +464,12 @@ asio::awaitable<result<api_key_created>> service::create_api_key(create_api_key_
   auto prefix = "agk_" + secrets::random_alnum(10);
   out.key = prefix + "_" + secrets::random_token(32);
   auto at = now();
-  out.item = api_key{ctx_.clock().new_id("key"), req.name, prefix, req.scopes, req.expires_at, {}, {}, c.who.subject, at};
-  auto ev = ctx_.event(credentials_topic, apikey_created, out.item.id,
-                       {{"id", out.item.id}, {"account_id", out.item.account_id}, {"prefix", prefix},
-                        {"scopes", out.item.scopes}},
-                       c, at);
+  out.item =
+      api_key{ctx_.clock().new_id("key"), req.name, prefix, req.scopes, req.expires_at, {}, {}, c.who.subject, at};
+  auto ev = ctx_.event(
+      credentials_topic, apikey_created, out.item.id,
+      {{"id", out.item.id}, {"account_id", out.item.account_id}, {"prefix", prefix}, {"scopes", out.item.scopes}}, c,
+      at);
   auto job = [k = out.item, digest = secrets::digest(out.key), ev = std::move(ev)](store::database& db) {
     return db.transaction([&]() -> result<api_key> {
       auto owner = sql::find_account(db, k.account_id);
@@ -569,7 +574,8 @@ asio::awaitable<result<account>> service::get_account(get_account_request req, c
 asio::awaitable<result<account>> service::update_account(update_account_request req, const bus::call_context& c) {
   if (!is_admin_or_admin_key(c.who)) co_return error::forbidden("only an admin changes accounts");
   std::vector<field_error> errors;
-  if (req.role && !known_roles.count(*req.role)) errors.push_back({"role", "must be customer, clerk, manager or admin"});
+  if (req.role && !known_roles.count(*req.role))
+    errors.push_back({"role", "must be customer, clerk, manager or admin"});
   if (req.status && *req.status != "active" && *req.status != "disabled")
     errors.push_back({"status", "must be active or disabled"});
   if (req.id == c.who.subject && ((req.role && *req.role != "admin") || (req.status && *req.status != "active")))
@@ -580,7 +586,8 @@ asio::awaitable<result<account>> service::update_account(update_account_request 
     return db.transaction([&]() -> result<account> {
       auto cur = sql::find_account(db, req.id);
       if (!cur) return error::not_found("no account has this id");
-      if (req.if_match && !req.if_match->matches(cur->item.version)) return version_mismatch("account", cur->item.version);
+      if (req.if_match && !req.if_match->matches(cur->item.version))
+        return version_mismatch("account", cur->item.version);
       account a = cur->item;
       if (req.role) a.role = *req.role;
       if (req.status) a.status = *req.status;

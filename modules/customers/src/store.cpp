@@ -37,7 +37,8 @@ std::string sql(std::string_view head, std::string_view columns, std::string_vie
 
 void insert_account(store::database& db, const account& a, const std::string& password_hash) {
   db.prepare(
-        "INSERT INTO accounts (id, email, email_key, name, password_hash, role, status, version, created_at, updated_at) "
+        "INSERT INTO accounts (id, email, email_key, name, password_hash, role, status, version, created_at, "
+        "updated_at) "
         "VALUES (?, ?, lower(?), ?, ?, ?, ?, ?, ?, ?)")
       .bind_all(a.id, a.email, a.email, a.name, password_hash, a.role, a.status, a.version, a.created_at, a.updated_at)
       .run();
@@ -71,8 +72,8 @@ void update_account(store::database& db, const account& a, const std::optional<s
       .run();
 }
 
-std::vector<account> list_accounts(store::database& db, const std::string& after, const std::optional<std::string>& role,
-                                   std::int64_t limit) {
+std::vector<account> list_accounts(store::database& db, const std::string& after,
+                                   const std::optional<std::string>& role, std::int64_t limit) {
   auto& s = db.prepare(sql("SELECT ", account_columns,
                            " FROM accounts WHERE id > ? AND (?2 IS NULL OR role = ?2) ORDER BY id LIMIT ?3"));
   s.bind(1, after).bind(2, role).bind(3, limit);
@@ -90,8 +91,8 @@ void insert_refresh(store::database& db, const std::string& id, const std::strin
 }
 
 std::optional<refresh_row> find_refresh(store::database& db, const std::string& digest) {
-  auto& s = db.prepare(
-      "SELECT id, family, account_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE digest = ?");
+  auto& s =
+      db.prepare("SELECT id, family, account_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE digest = ?");
   s.bind(1, digest);
   if (!s.step()) return std::nullopt;
   refresh_row r;
@@ -174,7 +175,8 @@ std::optional<api_key> find_api_key(store::database& db, const std::string& id) 
 
 std::vector<api_key> list_api_keys(store::database& db, const std::string& account_id, const std::string& after,
                                    std::int64_t limit) {
-  auto& s = db.prepare(sql("SELECT ", api_key_columns, " FROM api_keys WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?"));
+  auto& s =
+      db.prepare(sql("SELECT ", api_key_columns, " FROM api_keys WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?"));
   s.bind_all(account_id, after, limit);
   std::vector<api_key> out;
   while (s.step()) out.push_back(read_api_key(s).item);

@@ -22,8 +22,8 @@ std::optional<account_row> find_account(store::database& db, const std::string& 
 std::optional<account_row> find_account_by_email(store::database& db, const std::string& email_key);
 bool email_taken(store::database& db, const std::string& email_key, const std::string& except_id);
 void update_account(store::database& db, const account& a, const std::optional<std::string>& new_password_hash);
-std::vector<account> list_accounts(store::database& db, const std::string& after, const std::optional<std::string>& role,
-                                   std::int64_t limit);
+std::vector<account> list_accounts(store::database& db, const std::string& after,
+                                   const std::optional<std::string>& role, std::int64_t limit);
 
 struct refresh_row {
   std::string id, family, account_id, expires_at;

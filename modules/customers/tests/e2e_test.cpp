@@ -8,8 +8,8 @@
 
 #include <chrono>
 #include <set>
-#include <thread>
 #include <string>
+#include <thread>
 
 using namespace agora;
 using json = nlohmann::json;
@@ -109,7 +109,8 @@ TEST_CASE("bad registrations and logins get clear errors and reveal nothing", "[
   auto weak = c.post("/v1/auth/register", {{"email", "w@example.com"}, {"password", "short"}, {"name", "W"}});
   CHECK(weak.status == 422);
   CHECK(weak.error_fields() == std::set<std::string>{"password"});
-  auto bad_email = c.post("/v1/auth/register", {{"email", "not an email"}, {"password", "long enough pw 1"}, {"name", "W"}});
+  auto bad_email =
+      c.post("/v1/auth/register", {{"email", "not an email"}, {"password", "long enough pw 1"}, {"name", "W"}});
   CHECK(bad_email.status == 422);
   CHECK(bad_email.error_fields() == std::set<std::string>{"email"});
   auto too_long = c.post("/v1/auth/register",
@@ -122,8 +123,9 @@ TEST_CASE("bad registrations and logins get clear errors and reveal nothing", "[
   CHECK(c.request("POST", "/v1/auth/register", std::string(2 * 1024 * 1024, ' ')).status == 413);
   CHECK(c.request("POST", "/v1/auth/login", "[]").status == 422);
   CHECK(c.request("POST", "/v1/auth/login", R"({"email": 7, "password": null})").status == 422);
-  CHECK(c.request("POST", "/v1/auth/register", person("x@example.com").dump(), {{"Content-Type", "text/plain"}}).status ==
-        415);
+  CHECK(
+      c.request("POST", "/v1/auth/register", person("x@example.com").dump(), {{"Content-Type", "text/plain"}}).status ==
+      415);
 
   REQUIRE(c.post("/v1/auth/register", person("dup@example.com")).status == 201);
   CHECK(c.post("/v1/auth/register", person("DUP@example.COM")).status == 409);
@@ -155,10 +157,12 @@ TEST_CASE("repeated failed logins answer 429 with Retry-After, per account and p
   CHECK(std::stoi(locked.header("retry-after")) > 0);
   // Other accounts are untouched until the address itself has failed too often.
   REQUIRE(c.post("/v1/auth/register", person("other@example.com")).status == 201);
-  CHECK(c.post("/v1/auth/login", {{"email", "other@example.com"}, {"password", "correct horse battery"}}).status == 200);
+  CHECK(c.post("/v1/auth/login", {{"email", "other@example.com"}, {"password", "correct horse battery"}}).status ==
+        200);
   for (int i = 0; i < 20; ++i)
     c.post("/v1/auth/login", {{"email", "spray" + std::to_string(i) + "@example.com"}, {"password", "whatever pw 1"}});
-  CHECK(c.post("/v1/auth/login", {{"email", "other@example.com"}, {"password", "correct horse battery"}}).status == 429);
+  CHECK(c.post("/v1/auth/login", {{"email", "other@example.com"}, {"password", "correct horse battery"}}).status ==
+        429);
 }
 
 TEST_CASE("routes refuse what their access does not allow: 401 with a challenge, 403", "[customers][e2e]") {
@@ -183,10 +187,9 @@ TEST_CASE("routes refuse what their access does not allow: 401 with a challenge,
   auto admin = h.connect_as_admin();
   CHECK(admin.get("/v1/admin/bus").status == 200);
   CHECK(admin.post("/v1/products", product_body("ADMIN-1")).status == 201);
-  auto staff = admin.post("/v1/admin/accounts", {{"email", "mgr@example.com"},
-                                                 {"password", "manager password"},
-                                                 {"name", "Manager"},
-                                                 {"role", "manager"}});
+  auto staff = admin.post(
+      "/v1/admin/accounts",
+      {{"email", "mgr@example.com"}, {"password", "manager password"}, {"name", "Manager"}, {"role", "manager"}});
   REQUIRE(staff.status == 201);
   auto manager = h.connect();
   manager.authorize(testing::login(manager, "mgr@example.com", "manager password"));
@@ -241,7 +244,8 @@ TEST_CASE("API keys: the secret once, both headers, scopes, revocation at once, 
   CHECK(by_header.get("/v1/customers/me", {{"X-API-Key", key}}).status == 200);
 
   // Unknown scopes and past expiry are refused by name.
-  auto bad = owner.post("/v1/api-keys", {{"name", "x"}, {"scopes", json::array({"root"})}, {"expires_at", "2001-01-01T00:00:00Z"}});
+  auto bad = owner.post("/v1/api-keys",
+                        {{"name", "x"}, {"scopes", json::array({"root"})}, {"expires_at", "2001-01-01T00:00:00Z"}});
   CHECK(bad.status == 422);
   CHECK(bad.error_fields() == std::set<std::string>{"scopes", "expires_at"});
 
@@ -338,9 +342,11 @@ TEST_CASE("changing me needs If-Match to match and the current password for the 
   auto no_current = c.patch("/v1/customers/me", {{"password", "a brand new password"}});
   CHECK(no_current.status == 422);
   CHECK(no_current.error_fields() == std::set<std::string>{"current_password"});
-  auto wrong_current = c.patch("/v1/customers/me", {{"password", "a brand new password"}, {"current_password", "nope nope nope"}});
+  auto wrong_current =
+      c.patch("/v1/customers/me", {{"password", "a brand new password"}, {"current_password", "nope nope nope"}});
   CHECK(wrong_current.status == 422);
-  auto changed = c.patch("/v1/customers/me", {{"password", "a brand new password"}, {"current_password", "correct horse battery"}});
+  auto changed = c.patch("/v1/customers/me",
+                         {{"password", "a brand new password"}, {"current_password", "correct horse battery"}});
   REQUIRE(changed.status == 200);
   CHECK(c.post("/v1/auth/login", {{"email", "me@example.com"}, {"password", "a brand new password"}}).status == 200);
   CHECK(c.post("/v1/auth/login", {{"email", "me@example.com"}, {"password", "correct horse battery"}}).status == 401);

@@ -33,8 +33,7 @@ TEST_CASE("passwords hash to salted Argon2id strings that verify only the same p
   CHECK(real.find("m=19456,t=2,p=1") != std::string::npos);
 }
 
-TEST_CASE("random secrets are long, distinct and stored as digests compared in constant time",
-          "[customers][secrets]") {
+TEST_CASE("random secrets are long, distinct and stored as digests compared in constant time", "[customers][secrets]") {
   std::set<std::string> seen;
   for (int i = 0; i < 100; ++i) CHECK(seen.insert(secrets::random_token(32)).second);
   CHECK(secrets::random_token(32).size() == 43);  // 256 bits, unpadded base64url

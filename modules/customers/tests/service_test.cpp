@@ -94,12 +94,11 @@ TEST_CASE("a verified API key's use is recorded without a write per request", "[
     });
   };
   CHECK_FALSE(last_used().value().has_value());  // not written yet: uses are kept in memory
-  f.restart();                        // a stop writes them
+  f.restart();                                   // a stop writes them
   CHECK(last_used().value().has_value());
 }
 
-TEST_CASE("agora customers create-admin reads the password from standard input and never overwrites",
-          "[customers]") {
+TEST_CASE("agora customers create-admin reads the password from standard input and never overwrites", "[customers]") {
   temp_dir dir;
   auto run = [&](std::vector<std::string> args, std::string input, std::string& out, std::string& err) {
     auto modules = all_modules();

@@ -65,7 +65,10 @@ inline void to_json(nlohmann::json& j, const verify_api_key_reply& r) {
 inline void from_json(const nlohmann::json& j, verify_api_key_reply& r) {
   j.at("who").get_to(r.who);
   auto e = j.find("expires_at");
-  if (e != j.end() && e->is_string()) r.expires_at = e->get<std::string>(); else r.expires_at.reset();
+  if (e != j.end() && e->is_string())
+    r.expires_at = e->get<std::string>();
+  else
+    r.expires_at.reset();
 }
 
 }  // namespace agora::identity

@@ -22,7 +22,7 @@ std::optional<principal_kind> principal_kind_from(std::string_view name) noexcep
 // below them may do only where a route says so (routes list every role they accept).
 namespace roles {
 inline constexpr std::string_view customer = "customer";
-inline constexpr std::string_view clerk = "clerk";      // till staff
+inline constexpr std::string_view clerk = "clerk";  // till staff
 inline constexpr std::string_view manager = "manager";
 inline constexpr std::string_view admin = "admin";
 }  // namespace roles
@@ -39,9 +39,7 @@ struct principal {
   std::string key_id;  // the API key's id (kind api_key), or the token's jti
 
   bool authenticated() const noexcept { return kind != principal_kind::anonymous; }
-  bool has_role(std::string_view r) const noexcept {
-    return std::find(roles.begin(), roles.end(), r) != roles.end();
-  }
+  bool has_role(std::string_view r) const noexcept { return std::find(roles.begin(), roles.end(), r) != roles.end(); }
   bool is_staff() const noexcept {
     return has_role(roles::clerk) || has_role(roles::manager) || has_role(roles::admin);
   }

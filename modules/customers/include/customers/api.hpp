@@ -48,10 +48,14 @@ struct account {
   std::string updated_at;
 };
 constexpr auto json_fields(const account*) {
-  return std::tuple{json_field("id", &account::id),           json_field("email", &account::email),
-                    json_field("name", &account::name),       json_field("role", &account::role),
-                    json_field("status", &account::status),   json_field("version", &account::version),
-                    json_field("created_at", &account::created_at), json_field("updated_at", &account::updated_at)};
+  return std::tuple{json_field("id", &account::id),
+                    json_field("email", &account::email),
+                    json_field("name", &account::name),
+                    json_field("role", &account::role),
+                    json_field("status", &account::status),
+                    json_field("version", &account::version),
+                    json_field("created_at", &account::created_at),
+                    json_field("updated_at", &account::updated_at)};
 }
 
 // RFC 6749 §5.1's successful token response.
@@ -63,11 +67,10 @@ struct token_grant {
   std::string account_id;
 };
 constexpr auto json_fields(const token_grant*) {
-  return std::tuple{json_field("access_token", &token_grant::access_token),
-                    json_field("token_type", &token_grant::token_type),
-                    json_field("expires_in", &token_grant::expires_in),
-                    json_field("refresh_token", &token_grant::refresh_token),
-                    json_field("account_id", &token_grant::account_id)};
+  return std::tuple{
+      json_field("access_token", &token_grant::access_token), json_field("token_type", &token_grant::token_type),
+      json_field("expires_in", &token_grant::expires_in), json_field("refresh_token", &token_grant::refresh_token),
+      json_field("account_id", &token_grant::account_id)};
 }
 
 // Email: 3–254 characters, one '@', unique without regard to case. Password: 10–256
@@ -131,9 +134,9 @@ void from_json(const nlohmann::json& j, update_me_request& r);
 // An API key for an external application. The secret (`key` of api_key_created) is
 // shown once; the store keeps its hash and the visible `prefix`.
 struct api_key {
-  std::string id;      // "key_…"
+  std::string id;  // "key_…"
   std::string name;
-  std::string prefix;  // "agk_3f9c2a7b1d" — the start of the key, to recognise it
+  std::string prefix;               // "agk_3f9c2a7b1d" — the start of the key, to recognise it
   std::vector<std::string> scopes;  // empty: everything the owner may do
   std::optional<std::string> expires_at;
   std::optional<std::string> revoked_at;
@@ -200,9 +203,9 @@ struct create_account_request {
   std::string role;
 };
 constexpr auto json_fields(const create_account_request*) {
-  return std::tuple{json_field("email", &create_account_request::email),
-                    json_field("password", &create_account_request::password),
-                    json_field("name", &create_account_request::name), json_field("role", &create_account_request::role)};
+  return std::tuple{
+      json_field("email", &create_account_request::email), json_field("password", &create_account_request::password),
+      json_field("name", &create_account_request::name), json_field("role", &create_account_request::role)};
 }
 
 struct list_accounts_request {
@@ -252,7 +255,9 @@ constexpr auto json_fields(const quota*) {
 struct get_quota_request {
   std::string subject;
 };
-constexpr auto json_fields(const get_quota_request*) { return std::tuple{json_field("subject", &get_quota_request::subject)}; }
+constexpr auto json_fields(const get_quota_request*) {
+  return std::tuple{json_field("subject", &get_quota_request::subject)};
+}
 
 struct set_quota_request {
   std::string subject;
@@ -274,7 +279,7 @@ constexpr auto json_fields(const rotate_keys_request*) {
   return std::tuple{json_field("unused", &rotate_keys_request::unused, json_default)};
 }
 struct rotate_keys_reply {
-  std::string kid;  // the new signing key
+  std::string kid;                     // the new signing key
   std::vector<std::string> published;  // every kid in the JWKS now
 };
 constexpr auto json_fields(const rotate_keys_reply*) {
@@ -347,16 +352,11 @@ struct create_address_request {
 };
 constexpr auto json_fields(const create_address_request*) {
   using r = create_address_request;
-  return std::tuple{json_field("kind", &r::kind),
-                    json_field("is_default", &r::is_default, json_default),
-                    json_field("recipient", &r::recipient),
-                    json_field("line1", &r::line1),
-                    json_field("line2", &r::line2),
-                    json_field("city", &r::city),
-                    json_field("region", &r::region),
-                    json_field("postal_code", &r::postal_code),
-                    json_field("country", &r::country),
-                    json_field("phone", &r::phone)};
+  return std::tuple{json_field("kind", &r::kind),           json_field("is_default", &r::is_default, json_default),
+                    json_field("recipient", &r::recipient), json_field("line1", &r::line1),
+                    json_field("line2", &r::line2),         json_field("city", &r::city),
+                    json_field("region", &r::region),       json_field("postal_code", &r::postal_code),
+                    json_field("country", &r::country),     json_field("phone", &r::phone)};
 }
 
 // In id order (creation order), optionally of one kind.
@@ -375,7 +375,9 @@ using address_page = page<address>;
 struct get_address_request {
   std::string id;
 };
-constexpr auto json_fields(const get_address_request*) { return std::tuple{json_field("id", &get_address_request::id)}; }
+constexpr auto json_fields(const get_address_request*) {
+  return std::tuple{json_field("id", &get_address_request::id)};
+}
 
 // Only the fields present change; line2, region and phone set to null are cleared. With
 // `expected_version` set, an address at none of its versions is refused with
@@ -429,11 +431,11 @@ constexpr auto json_fields(const address_removed*) {
   return std::tuple{json_field("id", &address_removed::id), json_field("version", &address_removed::version)};
 }
 
-#define AGORA_CUSTOMERS_METHOD(type, method_name, req, rep)   \
-  struct type {                                               \
-    static constexpr std::string_view name = method_name;    \
-    using request = req;                                      \
-    using reply = rep;                                        \
+#define AGORA_CUSTOMERS_METHOD(type, method_name, req, rep) \
+  struct type {                                             \
+    static constexpr std::string_view name = method_name;   \
+    using request = req;                                    \
+    using reply = rep;                                      \
   }
 
 AGORA_CUSTOMERS_METHOD(register_account, "customers.register", register_request, account);
