@@ -265,6 +265,7 @@ std::vector<setting> core_settings() {
            &idle_timeout_ms, &handler_timeout_ms, &max_connections, &max_connections_per_client, &data_dir, &log_level, &bus_queue_capacity,
            &bus_on_full, &bus_partitions, &bus_max_attempts, &bus_backoff_initial_ms, &bus_backoff_max_ms,
            &bus_dead_letter_capacity, &bus_max_in_flight_requests, &bus_request_timeout_ms, &shutdown_deadline_ms,
+           &store_group_commit_max, &store_idempotency_retention_s, &store_idempotency_sweep_s,
            &modules_enabled, &auth_issuer, &auth_audience, &auth_leeway_s, &auth_api_key_cache_s,
            &auth_metrics_public})
     out.push_back(h->declaration());

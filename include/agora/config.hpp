@@ -287,6 +287,15 @@ inline const integer_setting bus_request_timeout_ms{"bus.request_timeout_ms", 50
                                                     {.min = 1, .max = 3600000}};
 inline const integer_setting shutdown_deadline_ms{"shutdown.deadline_ms", 10000,
                                                   "Time given to in-flight work at SIGTERM", {.min = 0, .max = 3600000}};
+inline const integer_setting store_group_commit_max{
+    "store.group_commit_max", 64, "Store jobs committed together in one transaction (one sync); 1 turns group commit off",
+    {.min = 1, .max = 4096}};
+inline const integer_setting store_idempotency_retention_s{
+    "store.idempotency_retention_s", 86400, "How long an Idempotency-Key is remembered before the sweep forgets it",
+    {.min = 1, .max = 31536000}};
+inline const integer_setting store_idempotency_sweep_s{
+    "store.idempotency_sweep_s", 600, "Time between two sweeps of expired idempotency keys in each module",
+    {.min = 1, .max = 86400}};
 inline const string_list_setting modules_enabled{"modules.enabled", {"*"},
                                                  "Modules this process hosts; [\"*\"] is all"};
 inline const string_setting auth_issuer{"auth.issuer", "agora", "The `iss` of access tokens this platform issues and accepts"};

@@ -81,6 +81,11 @@ class module_context {
   }
   // modules.<module>.replicas, which the runtime declares for every module.
   int replicas() const { return static_cast<int>(config_.integer("modules." + module_ + ".replicas")); }
+  // modules.<module>.durability, which the runtime declares for every module.
+  store::durability durability() const {
+    return store::durability_from_string(config_.string("modules." + module_ + ".durability"))
+        .value_or(store::durability::normal);
+  }
 
  private:
 
@@ -204,6 +209,7 @@ struct route_env {
 struct module_definition {
   std::string name;
   int replicas = 1;
+  store::durability durability = store::durability::normal;  // the default of modules.<name>.durability
   std::vector<std::string> depends_on;
   std::vector<store::migration> migrations;
   std::vector<config::setting> settings;  // keys relative to modules.<name>.
@@ -244,6 +250,13 @@ class module_decl {
 
   module_decl& replicas(int n) {
     def_.replicas = n;
+    return *this;
+  }
+  // The default of modules.<name>.durability, which the runtime declares for every
+  // module: full for a module whose committed changes must survive power loss (orders,
+  // inventory, sales), normal (the default) otherwise. See store::durability.
+  module_decl& durability(store::durability d) {
+    def_.durability = d;
     return *this;
   }
   module_decl& depends_on(std::string module) {

@@ -79,6 +79,11 @@ std::optional<version_match> parse_if_match(std::string_view header);
 // If-None-Match (weak comparison): true when `version`'s tag, or "*", is listed.
 bool if_none_match(std::string_view header, std::int64_t version);
 
+// The Idempotency-Key header (see <agora/idempotency.hpp>): nothing when absent; 400
+// (bad_request) when sent more than once, since the request is ambiguous; 422
+// (invalid_argument, field "Idempotency-Key") when not 1..255 visible ASCII characters.
+result<std::optional<std::string>> idempotency_key(const request_context& ctx);
+
 // A JSON response. Invalid UTF-8 in strings is replaced, never thrown.
 response json_body(int status, const nlohmann::json& body);
 // A JSON response whose body is already rendered.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <agora/bus.hpp>
+#include <agora/clock.hpp>
 #include <agora/metrics.hpp>
 #include <agora/result.hpp>
 
@@ -63,6 +64,33 @@ class deadline_passed : public std::runtime_error {
 // Stops the start: a database from a newer binary, a failed migration, an unopenable file.
 class open_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
+};
+
+// How hard a commit presses its changes to disk (PRAGMA synchronous). In WAL mode,
+// `normal` syncs only at checkpoints: a commit survives a crash of the process but the
+// last ones may be lost at a power loss; `full` syncs the WAL at every commit, so a
+// committed change survives power loss too. Group commit (worker) shares one sync
+// between the jobs committed together.
+enum class durability { normal, full };
+
+std::string_view to_string(durability d) noexcept;
+// "normal" or "full"; nothing for any other name.
+std::optional<durability> durability_from_string(std::string_view name) noexcept;
+
+// How a module's store is opened and run.
+struct options {
+  store::durability durability = store::durability::normal;
+  // The most jobs committed in one transaction (worker); 1 turns group commit off.
+  std::size_t group_commit_max = 64;
+  // The time of day for created_at stamps the core writes (idempotency keys, dead
+  // letters) and for the retention sweep; the system clock when null.
+  const agora::clock* clock = nullptr;
+};
+
+// What an idempotency key was recorded with (database::record_idempotency).
+struct idempotency_hit {
+  std::string fingerprint;
+  std::string outcome;
 };
 
 // A cached prepared statement, reset and unbound each time `database::prepare` hands it out.
@@ -131,7 +159,7 @@ class database {
   // the core's tables and the module's migrations. Throws open_error when the file
   // holds a newer schema than this binary knows, naming both versions.
   database(std::filesystem::path file, std::string module, std::span<const migration> migrations,
-           metrics::registry* metrics = nullptr);
+           metrics::registry* metrics = nullptr, options opts = {});
   ~database();
   database(const database&) = delete;
   database& operator=(const database&) = delete;
@@ -142,6 +170,9 @@ class database {
   int schema_version() const { return version_; }
   const std::filesystem::path& file() const noexcept { return file_; }
   const std::string& module() const noexcept { return module_; }
+  store::durability durability() const noexcept { return opts_.durability; }
+  // The time of day the core's stamps come from (options::clock).
+  const agora::clock& clock() const noexcept { return *clock_; }
 
   // The busy timeout a connection has when no deadline bounds its work.
   static constexpr std::chrono::milliseconds default_busy_timeout{5000};
@@ -186,6 +217,19 @@ class database {
   // True (and cleared) when a committed transaction enqueued events since the last call.
   bool take_outbox_signal() noexcept;
 
+  // Idempotency keys (core table _agora_idempotency, one row per scope and key): what
+  // was recorded for `key` in `scope` ("orders.checkout"), if anything. See
+  // <agora/idempotency.hpp> for the whole protocol (idempotency::recall).
+  std::optional<idempotency_hit> find_idempotency(std::string_view scope, std::string_view key);
+  // Records `key` with the request's fingerprint and the outcome to answer a replay
+  // with, stamped with clock()'s now. Call inside the transaction of the effect, so the
+  // key exists exactly when the effect committed; a key already recorded throws
+  // sqlite_error (a constraint: conflict), which rolls the effect back.
+  void record_idempotency(std::string_view scope, std::string_view key, std::string_view fingerprint,
+                          std::string_view outcome);
+  // Deletes the keys recorded more than `retention` before clock()'s now; returns how many.
+  std::int64_t sweep_idempotency(std::chrono::seconds retention);
+
  private:
   void begin();
   void commit();
@@ -195,6 +239,8 @@ class database {
   sqlite3* db_ = nullptr;
   std::filesystem::path file_;
   std::string module_;
+  options opts_;
+  const agora::clock* clock_;
   int version_ = 0;
   int depth_ = 0;
   bool pending_events_ = false;
@@ -222,7 +268,7 @@ error to_error(std::exception_ptr e, std::string_view module);
 class worker {
  public:
   worker(std::string module, std::filesystem::path file, std::vector<migration> migrations,
-         metrics::registry& metrics);
+         metrics::registry& metrics, options opts = {});
   ~worker();
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
@@ -277,6 +323,7 @@ class worker {
   }
 
   const std::string& module() const noexcept { return module_; }
+  const store::options& settings() const noexcept { return opts_; }
   std::size_t queued() const noexcept { return queued_.load(std::memory_order_relaxed); }
 
  private:
@@ -313,6 +360,7 @@ class worker {
   std::filesystem::path file_;
   std::vector<migration> migrations_;
   metrics::registry& metrics_;
+  options opts_;
   asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::thread thread_;

@@ -1,3 +1,4 @@
+#include <agora/idempotency.hpp>
 #include <agora/rest.hpp>
 
 #include <boost/beast/http/field.hpp>
@@ -249,6 +250,16 @@ void add_degraded(response& res, std::string_view reason) {
   if (present) return;
   list.append(", ").append(reason);
   res.set("X-Degraded", list);
+}
+
+result<std::optional<std::string>> idempotency_key(const request_context& ctx) {
+  auto [first, last] = ctx.req.equal_range(idempotency::header);
+  if (first == last) return std::optional<std::string>{};
+  if (std::next(first) != last)
+    return error{errc::bad_request, "send Idempotency-Key at most once", {{std::string(idempotency::header), "sent more than once"}}};
+  std::string key(first->value());
+  if (auto ok = idempotency::check_key(key); !ok) return std::move(ok).err();
+  return std::optional<std::string>{std::move(key)};
 }
 
 }  // namespace agora::http

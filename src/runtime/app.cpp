@@ -252,7 +252,13 @@ void app::start() {
     for (const auto* def : order) {
       auto& rm = s.modules.emplace_back();
       rm.def = def;
-      rm.store = std::make_unique<store::worker>(def->name, data_dir / (def->name + ".db"), def->migrations, s.metrics);
+      store::options so;
+      so.durability = store::durability_from_string(s.cfg.string("modules." + def->name + ".durability"))
+                          .value_or(store::durability::normal);
+      so.group_commit_max = static_cast<std::size_t>(s.cfg.get(config::core::store_group_commit_max));
+      so.clock = s.time;
+      rm.store =
+          std::make_unique<store::worker>(def->name, data_dir / (def->name + ".db"), def->migrations, s.metrics, so);
       rm.store->start();
       // Without relays a command's events stay in the outbox for the next serve, whose
       // consumers are all subscribed before anything is published.
@@ -271,7 +277,8 @@ void app::start() {
         wait(s.io, strand, rm.instances.back()->start());
       }
       log::info("runtime", "module started",
-                {{"module", def->name}, {"replicas", replicas}, {"schema_version", def->migrations.size()}});
+                {{"module", def->name}, {"replicas", replicas}, {"schema_version", def->migrations.size()},
+                 {"durability", store::to_string(so.durability)}, {"group_commit_max", so.group_commit_max}});
     }
     if (s.command_module) return;
     auth::identity_options ao;
@@ -446,6 +453,13 @@ std::vector<config::setting> all_settings(const std::vector<module_definition>& 
                    .description = "Replicas of the " + m.name + " module",
                    .min = 1,
                    .max = 64});
+    out.push_back({.key = prefix + "durability",
+                   .kind = config::type::string,
+                   .default_value = std::string(store::to_string(m.durability)),
+                   .description = "How the " + m.name +
+                                  " store syncs a commit: full (survives power loss) or normal (survives a crash "
+                                  "of the process)",
+                   .choices = {"normal", "full"}});
     for (auto s : m.settings) {
       s.key = prefix + s.key;
       out.push_back(std::move(s));

@@ -32,9 +32,30 @@ CREATE TABLE IF NOT EXISTS _agora_inbox (
   handled_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
   PRIMARY KEY (consumer_group, event_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _agora_idempotency (
+  scope       TEXT NOT NULL,
+  key         TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  outcome     TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS _agora_idempotency_created ON _agora_idempotency(created_at);
 )sql";
 
+std::int64_t unix_seconds(const agora::clock& c) {
+  return std::chrono::duration_cast<std::chrono::seconds>(c.now().time_since_epoch()).count();
+}
+
 }  // namespace
+
+std::string_view to_string(durability d) noexcept { return d == durability::full ? "full" : "normal"; }
+
+std::optional<durability> durability_from_string(std::string_view name) noexcept {
+  if (name == "full") return durability::full;
+  if (name == "normal") return durability::normal;
+  return std::nullopt;
+}
 
 statement::~statement() { sqlite3_finalize(stmt_); }
 
@@ -87,8 +108,9 @@ void statement::reset() {
 }
 
 database::database(std::filesystem::path file, std::string module, std::span<const migration> migrations,
-                   metrics::registry* metrics)
-    : file_(std::move(file)), module_(std::move(module)) {
+                   metrics::registry* metrics, options opts)
+    : file_(std::move(file)), module_(std::move(module)), opts_(opts),
+      clock_(opts.clock ? opts.clock : &system_time()) {
   if (metrics) {
     tx_duration_ = &metrics->histogram_of("agora_store_transaction_duration_seconds",
                                           "Time from BEGIN to COMMIT of a module's store transaction",
@@ -109,7 +131,7 @@ database::database(std::filesystem::path file, std::string module, std::span<con
   try {
     sqlite3_busy_timeout(db_, static_cast<int>(default_busy_timeout.count()));
     exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=NORMAL");
+    exec(opts_.durability == durability::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     exec("PRAGMA foreign_keys=ON");
     migrate(migrations);
   } catch (const sqlite_error& e) {
@@ -235,6 +257,28 @@ bool database::claim_event(std::string_view group, std::string_view event_id) {
       .bind_all(group, event_id)
       .run();
   return changes() == 1;
+}
+
+std::optional<idempotency_hit> database::find_idempotency(std::string_view scope, std::string_view key) {
+  auto& q = prepare("SELECT fingerprint, outcome FROM _agora_idempotency WHERE scope = ? AND key = ?");
+  q.bind_all(scope, key);
+  if (!q.step()) return std::nullopt;
+  idempotency_hit hit;
+  q.columns(hit.fingerprint, hit.outcome);
+  q.reset();
+  return hit;
+}
+
+void database::record_idempotency(std::string_view scope, std::string_view key, std::string_view fingerprint,
+                                  std::string_view outcome) {
+  prepare("INSERT INTO _agora_idempotency(scope, key, fingerprint, outcome, created_at) VALUES (?, ?, ?, ?, ?)")
+      .bind_all(scope, key, fingerprint, outcome, unix_seconds(*clock_))
+      .run();
+}
+
+std::int64_t database::sweep_idempotency(std::chrono::seconds retention) {
+  prepare("DELETE FROM _agora_idempotency WHERE created_at < ?").bind(1, unix_seconds(*clock_) - retention.count()).run();
+  return changes();
 }
 
 bool database::take_outbox_signal() noexcept {

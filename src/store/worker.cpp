@@ -27,8 +27,9 @@ error to_error(std::exception_ptr e, std::string_view module) {
 }
 
 worker::worker(std::string module, std::filesystem::path file, std::vector<migration> migrations,
-               metrics::registry& metrics)
-    : module_(std::move(module)), file_(std::move(file)), migrations_(std::move(migrations)), metrics_(metrics) {}
+               metrics::registry& metrics, options opts)
+    : module_(std::move(module)), file_(std::move(file)), migrations_(std::move(migrations)), metrics_(metrics),
+      opts_(opts) {}
 
 worker::~worker() { stop(); }
 
@@ -38,7 +39,7 @@ void worker::start() {
   std::promise<void> opened;
   thread_ = std::thread([this, &opened] {
     try {
-      db_ = std::make_unique<database>(file_, module_, migrations_, &metrics_);
+      db_ = std::make_unique<database>(file_, module_, migrations_, &metrics_, opts_);
       opened.set_value();
     } catch (...) {
       opened.set_exception(std::current_exception());
