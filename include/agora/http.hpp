@@ -139,6 +139,9 @@ struct route {
   access who = access::signed_in();
   // What the filters (401, 403, 429) answer in; the handler answers in it too.
   error_shape errors = error_shape::problem;
+  // true: an empty body is allowed (ctx.body stays null) where every member is optional
+  // (POST /v1/orders/{id}/cancel with or without a reason).
+  bool body_optional = false;
 };
 
 // A route with its documentation's essentials; fill in schemas and responses after.

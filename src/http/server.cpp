@@ -98,6 +98,7 @@ struct route_stats {
 // The JSON body of a route that takes one: 415 and 400 problems when it is not.
 std::optional<response> parse_body(request_context& ctx) {
   if (ctx.matched->request_schema.is_null() || !ctx.matched->parse_body) return std::nullopt;
+  if (ctx.matched->body_optional && ctx.req.body().empty()) return std::nullopt;
   auto type = ctx.req.find(bhttp::field::content_type);
   if (type == ctx.req.end() || !detail::is_json_media_type(type->value()))
     return problem(415, "this route takes an application/json body");
