@@ -47,16 +47,16 @@ json line_schema() {
 json lines_schema() { return {{"type", "array"}, {"minItems", 1}, {"maxItems", 100}, {"items", line_schema()}}; }
 
 json level_schema() {
-  return object_schema({"sku", "location", "on_hand", "reserved", "available", "low_stock_threshold", "version",
-                        "updated_at"},
-                       {{"sku", string_schema()},
-                        {"location", string_schema()},
-                        {"on_hand", integer_schema(0)},
-                        {"reserved", integer_schema(0)},
-                        {"available", integer_schema(0)},
-                        {"low_stock_threshold", {{"type", json::array({"integer", "null"})}}},
-                        {"version", integer_schema(0)},
-                        {"updated_at", time_schema()}});
+  return object_schema(
+      {"sku", "location", "on_hand", "reserved", "available", "low_stock_threshold", "version", "updated_at"},
+      {{"sku", string_schema()},
+       {"location", string_schema()},
+       {"on_hand", integer_schema(0)},
+       {"reserved", integer_schema(0)},
+       {"available", integer_schema(0)},
+       {"low_stock_threshold", {{"type", json::array({"integer", "null"})}}},
+       {"version", integer_schema(0)},
+       {"updated_at", time_schema()}});
 }
 
 json reservation_schema() {
@@ -73,8 +73,9 @@ json reservation_schema() {
 }
 
 json transfer_schema() {
-  json line = object_schema({"sku", "quantity", "received"},
-                            {{"sku", string_schema()}, {"quantity", integer_schema(1)}, {"received", integer_schema(0)}});
+  json line =
+      object_schema({"sku", "quantity", "received"},
+                    {{"sku", string_schema()}, {"quantity", integer_schema(1)}, {"received", integer_schema(0)}});
   return object_schema(
       {"id", "from", "to", "lines", "status", "created_at", "updated_at"},
       {{"id", string_schema()},
@@ -264,9 +265,7 @@ void add_routes(module_decl<service>& decl) {
   r.responses = {{200, reservation_schema()}, {404, nullptr}, {409, nullptr}, {422, nullptr}};
   decl.route<commit>(
       r,
-      [](http::request_context& ctx) -> result<commit_request> {
-        return commit_request{http::path_param(ctx, "id")};
-      },
+      [](http::request_context& ctx) -> result<commit_request> { return commit_request{http::path_param(ctx, "id")}; },
       ok<reservation>);
 
   r = doc(http::verb::post, "/v1/inventory/transfers", "createTransfer",
@@ -333,7 +332,8 @@ void add_routes(module_decl<service>& decl) {
         set_threshold_request req;
         if (auto s = body.string("sku", true)) req.sku = std::move(*s);
         if (auto s = body.string("location", true)) req.location = std::move(*s);
-        if (const json* t = body.member("threshold", true); t && !t->is_null()) req.threshold = body.integer("threshold", true);
+        if (const json* t = body.member("threshold", true); t && !t->is_null())
+          req.threshold = body.integer("threshold", true);
         return checked(std::move(req), errors);
       },
       ok<stock_level>);
@@ -367,8 +367,7 @@ void add_routes(module_decl<service>& decl) {
       },
       ok<location_page>);
 
-  r = doc(http::verb::post, "/v1/inventory/locations", "createLocation", "Add a warehouse or store. Admins",
-          admins());
+  r = doc(http::verb::post, "/v1/inventory/locations", "createLocation", "Add a warehouse or store. Admins", admins());
   r.request_schema =
       object_schema({"id", "name"}, {{"id", {{"type", "string"}, {"pattern", "^[a-z0-9-]{1,64}$"}}},
                                      {"name", string_schema()},

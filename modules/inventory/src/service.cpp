@@ -193,7 +193,8 @@ asio::awaitable<result<reservation>> service::reserve(reserve_request req, const
   check_location(req.location, "location", errors);
   check_lines(req.lines, quantity_max_, errors);
   auto ttl = req.ttl_s.value_or(default_ttl_s_);
-  if (ttl < 1 || ttl > ttl_max_s) errors.push_back({"ttl_s", "expected an integer from 1 to " + std::to_string(ttl_max_s)});
+  if (ttl < 1 || ttl > ttl_max_s)
+    errors.push_back({"ttl_s", "expected an integer from 1 to " + std::to_string(ttl_max_s)});
   if (!errors.empty()) co_return error::invalid(std::move(errors));
 
   auto at = ctx_.clock().now();
@@ -245,8 +246,7 @@ asio::awaitable<result<reservation>> service::release(release_request req, const
 }
 
 asio::awaitable<result<reservation>> service::commit(commit_request req, const bus::call_context& c) {
-  if (!is_reservation_id(req.reservation_id))
-    co_return error::invalid({{"reservation_id", "is not a reservation id"}});
+  if (!is_reservation_id(req.reservation_id)) co_return error::invalid({{"reservation_id", "is not a reservation id"}});
   auto job = [id = std::move(req.reservation_id), now = ctx_.clock().now_rfc3339(), &ctx = ctx_,
               &c](store::database& db) {
     return db.transaction([&]() -> result<reservation> {
@@ -279,10 +279,8 @@ asio::awaitable<result<reservation>> service::commit(commit_request req, const b
   co_return co_await ctx_.store().run(std::move(job), c.deadline);
 }
 
-asio::awaitable<result<reservation>> service::get_reservation(get_reservation_request req,
-                                                              const bus::call_context& c) {
-  if (!is_reservation_id(req.reservation_id))
-    co_return error::invalid({{"reservation_id", "is not a reservation id"}});
+asio::awaitable<result<reservation>> service::get_reservation(get_reservation_request req, const bus::call_context& c) {
+  if (!is_reservation_id(req.reservation_id)) co_return error::invalid({{"reservation_id", "is not a reservation id"}});
   auto job = [id = std::move(req.reservation_id)](store::database& db) { return sql::find_reservation(db, id); };
   auto r = co_await ctx_.store().run(std::move(job), c.deadline);
   if (!r) co_return std::move(r).err();
@@ -300,8 +298,13 @@ asio::awaitable<result<stock_level>> service::adjust(adjust_request req, const b
   check_reason(req.reason, true, errors);
   if (!errors.empty()) co_return error::invalid(std::move(errors));
   auto now = ctx_.clock().now_rfc3339();
-  adjustment a{ctx_.clock().new_id("adj"), std::move(req.sku), std::move(req.location), req.delta,
-               std::move(req.reason), c.who.subject, now};
+  adjustment a{ctx_.clock().new_id("adj"),
+               std::move(req.sku),
+               std::move(req.location),
+               req.delta,
+               std::move(req.reason),
+               c.who.subject,
+               now};
   auto job = [a = std::move(a), &ctx = ctx_, &c](store::database& db) {
     return db.transaction([&]() -> result<stock_level> {
       if (!sql::location_exists(db, a.location)) return error::not_found("no location has this id");
@@ -322,10 +325,9 @@ asio::awaitable<result<stock_level>> service::adjust(adjust_request req, const b
   co_return co_await ctx_.store().run(std::move(job), c.deadline);
 }
 
-asio::awaitable<result<level_page>> service::levels(std::optional<std::string> sku,
-                                                    std::optional<std::string> location, bool low_only,
-                                                    std::optional<std::int64_t> limit, std::string cursor,
-                                                    const bus::call_context& c) {
+asio::awaitable<result<level_page>> service::levels(std::optional<std::string> sku, std::optional<std::string> location,
+                                                    bool low_only, std::optional<std::int64_t> limit,
+                                                    std::string cursor, const bus::call_context& c) {
   std::vector<field_error> errors;
   if (sku) check_sku(*sku, "sku", errors);
   if (location) check_location(*location, "location", errors);
@@ -426,7 +428,8 @@ asio::awaitable<result<transfer>> service::receive_transfer(receive_transfer_req
         target[i] = static_cast<std::size_t>(it - t->lines.begin());
         auto open = it->quantity - it->received;
         if (lines.lines[i].quantity > open)
-          bad.push_back({line_field(lines.first_index[i], "quantity"), "only " + std::to_string(open) + " still in transit"});
+          bad.push_back(
+              {line_field(lines.first_index[i], "quantity"), "only " + std::to_string(open) + " still in transit"});
       }
       if (!bad.empty()) return error::invalid(std::move(bad));
       ledger book(db, ctx, c, now);

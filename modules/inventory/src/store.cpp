@@ -186,8 +186,8 @@ void insert_adjustment(store::database& db, const adjustment& a) {
 }
 
 std::optional<transfer> find_transfer(store::database& db, std::string_view id) {
-  auto& q = db.prepare(
-      "SELECT id, from_location, to_location, status, created_at, updated_at FROM transfers WHERE id = ?");
+  auto& q =
+      db.prepare("SELECT id, from_location, to_location, status, created_at, updated_at FROM transfers WHERE id = ?");
   q.bind_all(id);
   if (!q.step()) return std::nullopt;
   auto t = read_transfer_head(q);
@@ -219,9 +219,10 @@ void update_transfer(store::database& db, const transfer& t) {
 }
 
 std::vector<transfer> list_transfers(store::database& db, std::string_view after,
-                                     const std::optional<std::string>& location,
-                                     std::optional<transfer_status> status, std::int64_t limit) {
-  std::string sql = "SELECT id, from_location, to_location, status, created_at, updated_at FROM transfers WHERE id > ?1";
+                                     const std::optional<std::string>& location, std::optional<transfer_status> status,
+                                     std::int64_t limit) {
+  std::string sql =
+      "SELECT id, from_location, to_location, status, created_at, updated_at FROM transfers WHERE id > ?1";
   if (location) sql += " AND (from_location = ?2 OR to_location = ?2)";
   if (status) sql += " AND status = ?3";
   sql += " ORDER BY id LIMIT ?4";

@@ -53,7 +53,7 @@ std::optional<transfer> find_transfer(store::database& db, std::string_view id);
 void insert_transfer(store::database& db, const transfer& t);
 void update_transfer(store::database& db, const transfer& t);
 std::vector<transfer> list_transfers(store::database& db, std::string_view after,
-                                     const std::optional<std::string>& location,
-                                     std::optional<transfer_status> status, std::int64_t limit);
+                                     const std::optional<std::string>& location, std::optional<transfer_status> status,
+                                     std::int64_t limit);
 
 }  // namespace agora::inventory::sql

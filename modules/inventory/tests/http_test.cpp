@@ -23,10 +23,8 @@ testing::options identity_and_inventory() {
 // An account of `role` made by the first admin, signed in.
 testing::client signed_in(testing::harness& h, testing::client& admin, const std::string& role) {
   auto email = role + "@inventory.test";
-  auto made = admin.post("/v1/admin/accounts", {{"email", email},
-                                                 {"password", "long enough password"},
-                                                 {"name", "Staff"},
-                                                 {"role", role}});
+  auto made = admin.post("/v1/admin/accounts",
+                         {{"email", email}, {"password", "long enough password"}, {"name", "Staff"}, {"role", role}});
   REQUIRE(made.status == 201);
   auto c = h.connect();
   c.authorize(testing::login(c, email, "long enough password"));
@@ -69,10 +67,10 @@ TEST_CASE("inventory routes: staff reserve and commit, managers adjust, customer
   CHECK(id.starts_with("rsv_"));
   CHECK(reserved.json().at("status") == "active");
 
-  auto short_of = clerk.post("/v1/inventory/reservations",
-                             {{"reservation_id", "ord_2"},
-                              {"location", "web"},
-                              {"lines", json::array({{{"sku", "MUG-1"}, {"quantity", 7}}})}});
+  auto short_of =
+      clerk.post("/v1/inventory/reservations", {{"reservation_id", "ord_2"},
+                                                {"location", "web"},
+                                                {"lines", json::array({{{"sku", "MUG-1"}, {"quantity", 7}}})}});
   CHECK(short_of.status == 409);
   CHECK(short_of.header("content-type") == "application/problem+json");
   CHECK(short_of.error_fields() == std::set<std::string>{"lines[0].quantity"});
@@ -89,14 +87,15 @@ TEST_CASE("inventory routes: staff reserve and commit, managers adjust, customer
   CHECK(levels.json().at("data").at(0).at("on_hand") == 6);
   CHECK(levels.json().at("data").at(0).at("reserved") == 0);
 
-  REQUIRE(admin.post("/v1/inventory/locations", {{"id", "store-berlin"}, {"name", "Berlin"}, {"kind", "store"}})
-              .status == 201);
+  REQUIRE(
+      admin.post("/v1/inventory/locations", {{"id", "store-berlin"}, {"name", "Berlin"}, {"kind", "store"}}).status ==
+      201);
   CHECK(admin.post("/v1/inventory/locations", {{"id", "store-berlin"}, {"name", "Again"}}).status == 409);
   CHECK(clerk.get("/v1/inventory/locations").json().at("data").size() == 2);
 
-  auto shipped = clerk.post("/v1/inventory/transfers",
-                            {{"from", "web"}, {"to", "store-berlin"},
-                             {"lines", json::array({{{"sku", "MUG-1"}, {"quantity", 2}}})}});
+  auto shipped = clerk.post(
+      "/v1/inventory/transfers",
+      {{"from", "web"}, {"to", "store-berlin"}, {"lines", json::array({{{"sku", "MUG-1"}, {"quantity", 2}}})}});
   REQUIRE(shipped.status == 201);
   auto trf = shipped.json().at("id").get<std::string>();
   auto got = clerk.post("/v1/inventory/transfers/" + trf + "/receive",
@@ -124,22 +123,38 @@ TEST_CASE("inventory routes name every bad field with 422", "[inventory][e2e]") 
   };
   auto line = [](json sku, json quantity) { return json{{"sku", std::move(sku)}, {"quantity", std::move(quantity)}}; };
   std::vector<bad_case> cases = {
-      {"POST", "/v1/inventory/adjustments", {{"sku", "A"}, {"location", "web"}, {"delta", 0}, {"reason", "x"}}, {"delta"}},
-      {"POST", "/v1/inventory/adjustments", {{"sku", "bad sku"}, {"location", "Web!"}, {"delta", 1}, {"reason", ""}},
+      {"POST",
+       "/v1/inventory/adjustments",
+       {{"sku", "A"}, {"location", "web"}, {"delta", 0}, {"reason", "x"}},
+       {"delta"}},
+      {"POST",
+       "/v1/inventory/adjustments",
+       {{"sku", "bad sku"}, {"location", "Web!"}, {"delta", 1}, {"reason", ""}},
        {"sku", "location", "reason"}},
-      {"POST", "/v1/inventory/adjustments", {{"sku", "A"}, {"location", "web"}, {"delta", "1"}, {"reason", "x"}}, {"delta"}},
-      {"POST", "/v1/inventory/adjustments", {{"sku", "A"}, {"location", "web"}, {"reason", "x"}, {"extra", 1}},
+      {"POST",
+       "/v1/inventory/adjustments",
+       {{"sku", "A"}, {"location", "web"}, {"delta", "1"}, {"reason", "x"}},
+       {"delta"}},
+      {"POST",
+       "/v1/inventory/adjustments",
+       {{"sku", "A"}, {"location", "web"}, {"reason", "x"}, {"extra", 1}},
        {"delta", "extra"}},
       {"POST", "/v1/inventory/reservations", {{"location", "web"}, {"lines", json::array()}}, {"lines"}},
-      {"POST", "/v1/inventory/reservations",
+      {"POST",
+       "/v1/inventory/reservations",
        {{"location", "web"}, {"lines", json::array({line("A", 0), line("B", -2)})}},
        {"lines[0].quantity", "lines[1].quantity"}},
-      {"POST", "/v1/inventory/reservations", {{"location", "web"}, {"lines", json::array({line(7, "x")})}},
+      {"POST",
+       "/v1/inventory/reservations",
+       {{"location", "web"}, {"lines", json::array({line(7, "x")})}},
        {"lines[0].sku", "lines[0].quantity"}},
-      {"POST", "/v1/inventory/reservations",
+      {"POST",
+       "/v1/inventory/reservations",
        {{"reservation_id", "has space"}, {"location", "web"}, {"lines", json::array({line("A", 1)})}, {"ttl_s", 0}},
        {"reservation_id", "ttl_s"}},
-      {"POST", "/v1/inventory/transfers", {{"from", "web"}, {"to", "web"}, {"lines", json::array({line("A", 1)})}},
+      {"POST",
+       "/v1/inventory/transfers",
+       {{"from", "web"}, {"to", "web"}, {"lines", json::array({line("A", 1)})}},
        {"to"}},
       {"PUT", "/v1/inventory/thresholds", {{"sku", "A"}, {"location", "web"}, {"threshold", -1}}, {"threshold"}},
       {"POST", "/v1/inventory/locations", {{"id", "Bad_Id"}, {"name", " "}}, {"id", "name"}},
@@ -153,7 +168,6 @@ TEST_CASE("inventory routes name every bad field with 422", "[inventory][e2e]") 
   }
   CHECK(admin.get("/v1/inventory/levels?limit=0").status == 422);
   CHECK(admin.get("/v1/inventory/levels?cursor=nonsense").status == 422);
-  CHECK(admin.post("/v1/inventory/reservations",
-                   {{"location", "nowhere"}, {"lines", json::array({line("A", 1)})}})
+  CHECK(admin.post("/v1/inventory/reservations", {{"location", "nowhere"}, {"lines", json::array({line("A", 1)})}})
             .status == 404);
 }

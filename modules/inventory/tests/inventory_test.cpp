@@ -363,6 +363,5 @@ TEST_CASE("levels page in (sku, location) order", "[inventory]") {
   }
   CHECK(seen == std::vector<std::string>{"A@store-1", "A@web", "B@store-1", "B@web", "C@store-1", "C@web"});
   CHECK(f.call<get_levels>({std::string("B"), std::nullopt, std::nullopt, ""})->data.size() == 2);
-  CHECK(f.call<get_levels>({std::nullopt, std::nullopt, std::nullopt, "garbage"}).err().code ==
-        errc::invalid_argument);
+  CHECK(f.call<get_levels>({std::nullopt, std::nullopt, std::nullopt, "garbage"}).err().code == errc::invalid_argument);
 }
