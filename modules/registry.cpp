@@ -2,6 +2,7 @@
 
 #include <catalog/api.hpp>
 #include <customers/api.hpp>
+#include <inventory/api.hpp>
 #ifdef AGORA_WITH_INFERENCE
 #include <inference/api.hpp>
 #endif
@@ -14,6 +15,7 @@ std::vector<module_definition> all_modules() {
   std::vector<module_definition> out;
   out.push_back(customers::module());
   out.push_back(catalog::module());
+  out.push_back(inventory::module());
 #ifdef AGORA_WITH_INFERENCE
   out.push_back(inference::module());
 #endif

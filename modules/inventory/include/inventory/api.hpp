@@ -94,8 +94,8 @@ struct reservation {
 
 // Holds every line at `location`, all or nothing. Idempotent by `reservation_id`: a known id
 // answers the existing reservation as it is (whatever its state and whatever lines this
-// request names). `ttl_s` (1–604800) defaults to the `modules.inventory.reservation_ttl_s`
-// setting. Errors: invalid_argument naming each bad field (reservation_id 1–64 of
+// request names); an empty one gets a new "rsv_…" id (no idempotency then). `ttl_s` (1–604800) defaults to the
+// `modules.inventory.reservation_ttl_s` setting. Errors: invalid_argument naming each bad field (reservation_id 1–64 of
 // [A-Za-z0-9_-], location, lines (1–100), lines[i].sku, lines[i].quantity, ttl_s);
 // not_found for an unknown location; conflict "insufficient stock" when any line lacks
 // stock, with `fields` naming each short line: {"lines[i].quantity", "only N available"}
@@ -415,14 +415,17 @@ constexpr auto json_fields(const get_reservation_request*) {
 }
 constexpr auto json_fields(const adjust_request*) {
   using r = adjust_request;
-  return std::tuple{json_field("sku", &r::sku), json_field("location", &r::location),
-                    json_field("delta", &r::delta), json_field("reason", &r::reason)};
+  return std::tuple{json_field("sku", &r::sku), json_field("location", &r::location), json_field("delta", &r::delta),
+                    json_field("reason", &r::reason)};
 }
 constexpr auto json_fields(const adjustment*) {
   using r = adjustment;
-  return std::tuple{json_field("id", &r::id),         json_field("sku", &r::sku),
-                    json_field("location", &r::location), json_field("delta", &r::delta),
-                    json_field("reason", &r::reason), json_field("actor", &r::actor),
+  return std::tuple{json_field("id", &r::id),
+                    json_field("sku", &r::sku),
+                    json_field("location", &r::location),
+                    json_field("delta", &r::delta),
+                    json_field("reason", &r::reason),
+                    json_field("actor", &r::actor),
                     json_field("created_at", &r::created_at)};
 }
 constexpr auto json_fields(const get_levels_request*) {
@@ -439,9 +442,12 @@ constexpr auto json_fields(const transfer_line*) {
 }
 constexpr auto json_fields(const transfer*) {
   using r = transfer;
-  return std::tuple{json_field("id", &r::id),         json_field("from", &r::from),
-                    json_field("to", &r::to),         json_field("lines", &r::lines),
-                    json_field("status", &r::status), json_field("created_at", &r::created_at),
+  return std::tuple{json_field("id", &r::id),
+                    json_field("from", &r::from),
+                    json_field("to", &r::to),
+                    json_field("lines", &r::lines),
+                    json_field("status", &r::status),
+                    json_field("created_at", &r::created_at),
                     json_field("updated_at", &r::updated_at)};
 }
 constexpr auto json_fields(const create_transfer_request*) {
