@@ -243,6 +243,7 @@ void add_routes(module_decl<service>& decl) {
           "Give a reservation's stock back; releasing a released or expired one answers it, a committed one is 409",
           staff_write());
   r.request_schema = {{"type", "object"}, {"properties", {{"reason", {{"type", "string"}, {"maxLength", 200}}}}}};
+  r.body_optional = true;
   r.responses = {{200, reservation_schema()}, {404, nullptr}, {409, nullptr}, {422, nullptr}};
   decl.route<release>(
       r,

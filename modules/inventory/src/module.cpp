@@ -11,6 +11,7 @@ namespace agora::inventory {
 module_definition module() {
   module_decl<service> decl("inventory");
   decl.replicas(1)
+      .durability(store::durability::full)
       .migrations(db::migrations())
       .setting(settings::reservation_ttl_s)
       .setting(settings::sweep_period_ms)
