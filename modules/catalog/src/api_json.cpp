@@ -14,6 +14,8 @@ std::optional<product_status> product_status_from_string(std::string_view s) noe
   return std::nullopt;
 }
 
+bool is_tax_class(std::string_view s) noexcept { return s == tax_standard || s == tax_reduced || s == tax_zero; }
+
 void to_json(json& j, const product_status& v) { j = to_string(v); }
 void from_json(const json& j, product_status& v) {
   auto s = product_status_from_string(j.get<std::string>());
