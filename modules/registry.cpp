@@ -1,5 +1,6 @@
 #include <agora/app.hpp>
 
+#include <cart/api.hpp>
 #include <catalog/api.hpp>
 #include <customers/api.hpp>
 #ifdef AGORA_WITH_INFERENCE
@@ -14,6 +15,7 @@ std::vector<module_definition> all_modules() {
   std::vector<module_definition> out;
   out.push_back(customers::module());
   out.push_back(catalog::module());
+  out.push_back(cart::module());
 #ifdef AGORA_WITH_INFERENCE
   out.push_back(inference::module());
 #endif
