@@ -44,7 +44,7 @@ std::map<std::string, std::string> bearer(const std::string& token) { return {{"
 
 }  // namespace
 
-TEST_CASE("a guest cart answers only its token; lines snapshot the catalog price and tax is extracted", "[cart]") {
+TEST_CASE("a guest cart answers only its token, and lines snapshot the catalog price and tax is extracted", "[cart]") {
   testing::harness h(shop());
   auto admin = h.connect_as_admin();
   auto product = add_product(admin, "MUG-1", 1190);
@@ -183,7 +183,7 @@ TEST_CASE("another customer's cart is not found, whatever the route", "[cart]") 
   CHECK(still.json().at("lines")[0].at("quantity") == 1);
 }
 
-TEST_CASE("If-Match guards line changes; bad quantities, skus, currencies and ids are refused", "[cart]") {
+TEST_CASE("If-Match guards line changes, and bad quantities, skus, currencies and ids are refused", "[cart]") {
   testing::harness h(shop());
   auto admin = h.connect_as_admin();
   add_product(admin, "EUR-1", 500);
