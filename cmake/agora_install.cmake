@@ -5,7 +5,7 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(agora_installed_libraries agora_values agora_core agora_catalog_api agora_catalog agora_customers_api
-  agora_customers agora_inventory_api agora_inventory agora_app)
+  agora_customers agora_inventory_api agora_inventory agora_cart_api agora_cart agora_orders_api agora_orders agora_app)
 if(TARGET agora_inference)
   list(APPEND agora_installed_libraries
     agora_inference_api agora_inference agora_inference_engine agora_openai agora_tokenizer agora_chat_template)
@@ -31,7 +31,7 @@ install(TARGETS ${agora_installed_libraries} EXPORT agoraTargets
 install(TARGETS agora RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ ${PROJECT_SOURCE_DIR}/values/include/
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-foreach(module catalog customers inventory inference)
+foreach(module catalog customers inventory cart orders inference)
   if(TARGET agora_${module})
     install(DIRECTORY ${PROJECT_SOURCE_DIR}/modules/${module}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
   endif()

@@ -27,6 +27,11 @@ module_definition module() {
       .handle<list_categories>(&service::list_categories)
       .handle<update_category>(&service::update_category)
       .handle<delete_category>(&service::delete_category)
+      .handle<create_variant>(&service::create_variant)
+      .handle<update_variant>(&service::update_variant)
+      .handle<delete_variant>(&service::delete_variant)
+      .handle<list_variants>(&service::list_variants)
+      .handle<find_variant>(&service::find_variant)
       .route<create_product>(hc::create_product_route(), hc::decode_create_product, hc::encode_created_product)
       .route<get_product>(hc::get_product_route(), hc::decode_get_product, hc::encode_product)
       .route<list_products>(hc::list_products_route(), hc::decode_list_products, hc::encode_product_page)
@@ -45,7 +50,10 @@ module_definition module() {
       .publishes(std::string(products_topic),
                  {std::string(product_created), std::string(product_updated), std::string(product_deleted)})
       .publishes(std::string(categories_topic),
-                 {std::string(category_created), std::string(category_updated), std::string(category_deleted)});
+                 {std::string(category_created), std::string(category_updated), std::string(category_deleted)})
+      .publishes(std::string(variants_topic),
+                 {std::string(variant_created), std::string(variant_updated), std::string(variant_deleted)})
+      .consumes(std::string(stock_topic), std::string(stock_consumer_group), &service::on_stock_event);
   return std::move(decl).build();
 }
 

@@ -23,6 +23,15 @@ class service {
   asio::awaitable<result<product_reply>> update_product(update_product_request req, const bus::call_context& c);
   asio::awaitable<result<deleted>> delete_product(delete_product_request req, const bus::call_context& c);
 
+  asio::awaitable<result<variant>> create_variant(create_variant_request req, const bus::call_context& c);
+  asio::awaitable<result<variant>> update_variant(update_variant_request req, const bus::call_context& c);
+  asio::awaitable<result<deleted>> delete_variant(delete_variant_request req, const bus::call_context& c);
+  asio::awaitable<result<variant_page>> list_variants(list_variants_request req, const bus::call_context& c);
+  asio::awaitable<result<variant_info>> find_variant(find_variant_request req, const bus::call_context& c);
+
+  // inventory.stock, group "catalog": keeps the copy of stock levels for the in-stock filter.
+  asio::awaitable<result<void>> on_stock_event(const bus::event& ev);
+
   asio::awaitable<result<category>> create_category(create_category_request req, const bus::call_context& c);
   asio::awaitable<result<category>> get_category(get_category_request req, const bus::call_context& c);
   asio::awaitable<result<category_page>> list_categories(list_categories_request req, const bus::call_context& c);

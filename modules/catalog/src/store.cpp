@@ -1,5 +1,6 @@
 #include "store.hpp"
 
+#include <limits>
 #include <string>
 
 namespace agora::catalog::sql {
@@ -7,16 +8,69 @@ namespace agora::catalog::sql {
 namespace {
 
 constexpr std::string_view product_columns =
-    "id, sku, name, description, price_amount, price_currency, category_id, status, version, created_at, updated_at";
+    "id, sku, name, description, price_amount, price_currency, category_id, status, version, created_at, updated_at, "
+    "tax_class";
+constexpr std::string_view variant_columns =
+    "id, product_id, sku, barcode, name, price_amount, price_currency, is_default, version, created_at, updated_at";
 constexpr std::string_view category_columns = "id, name, parent_id, description, version, created_at, updated_at";
 
 product read_product(const store::statement& q) {
   product p;
   std::string status;
   q.columns(p.id, p.sku, p.name, p.description, p.price.amount, p.price.currency, p.category_id, status, p.version,
-            p.created_at, p.updated_at);
+            p.created_at, p.updated_at, p.tax_class);
   p.status = product_status_from_string(status).value_or(product_status::active);
   return p;
+}
+
+variant read_variant(const store::statement& q) {
+  variant v;
+  std::int64_t is_default = 0;
+  q.columns(v.id, v.product_id, v.sku, v.barcode, v.name, v.price.amount, v.price.currency, is_default, v.version,
+            v.created_at, v.updated_at);
+  v.is_default = is_default != 0;
+  return v;
+}
+
+std::optional<variant> find_variant_where(store::database& db, const std::string& sql, std::string_view key) {
+  auto& q = db.prepare(sql);
+  q.bind(1, key);
+  std::optional<variant> out;
+  if (q.step()) out = read_variant(q);
+  q.reset();
+  return out;
+}
+
+product with_variants(store::database& db, product p) {
+  p.variants = variants_of(db, p.id);
+  return p;
+}
+
+// The WHERE terms of a product_filter on products aliased p, parameters ?20 to ?23.
+std::string filter_terms(const product_filter& f) {
+  std::string sql;
+  if (f.category_id)
+    sql +=
+        " AND p.category_id IN (WITH RECURSIVE subtree(id) AS (SELECT ?20 UNION SELECT c.id FROM categories c "
+        "JOIN subtree ON c.parent_id = subtree.id) SELECT id FROM subtree)";
+  if (f.currency)
+    sql +=
+        " AND EXISTS (SELECT 1 FROM variants v WHERE v.product_id = p.id AND v.price_currency = ?21 "
+        "AND v.price_amount >= ?22 AND v.price_amount <= ?23)";
+  if (f.in_stock)
+    sql += std::string(*f.in_stock ? " AND " : " AND NOT ") +
+           "EXISTS (SELECT 1 FROM variants v JOIN stock_levels s ON s.sku = v.sku "
+           "WHERE v.product_id = p.id AND s.available > 0)";
+  return sql;
+}
+
+void bind_filter(store::statement& q, const product_filter& f) {
+  if (f.category_id) q.bind(20, *f.category_id);
+  if (f.currency) {
+    q.bind(21, *f.currency);
+    q.bind(22, f.price_min.value_or(0));
+    q.bind(23, f.price_max.value_or(std::numeric_limits<std::int64_t>::max()));
+  }
 }
 
 category read_category(const store::statement& q) {
@@ -43,85 +97,177 @@ std::optional<product> find_product(store::database& db, std::string_view id) {
   std::optional<product> out;
   if (q.step()) out = read_product(q);
   q.reset();
+  if (out) out = with_variants(db, std::move(*out));
   return out;
+}
+
+std::optional<product> find_product_by_sku(store::database& db, std::string_view sku) {
+  auto v = find_variant_by_sku(db, sku);
+  if (!v || !v->is_default) return std::nullopt;
+  return find_product(db, v->product_id);
 }
 
 void insert_product(store::database& db, const product& p) {
   static const std::string sql = "INSERT INTO products(" + std::string(product_columns) +
-                                 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+                                 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
   db.prepare(sql)
       .bind_all(p.id, p.sku, p.name, p.description, p.price.amount, p.price.currency, p.category_id,
-                to_string(p.status), p.version, p.created_at, p.updated_at)
+                to_string(p.status), p.version, p.created_at, p.updated_at, p.tax_class)
       .run();
 }
 
 bool update_product(store::database& db, const product& p, std::int64_t previous_version) {
   db.prepare(
         "UPDATE products SET sku = ?2, name = ?3, description = ?4, price_amount = ?5, price_currency = ?6, "
-        "category_id = ?7, status = ?8, version = ?9, updated_at = ?10 WHERE id = ?1 AND version = ?11")
+        "category_id = ?7, status = ?8, version = ?9, updated_at = ?10, tax_class = ?12 "
+        "WHERE id = ?1 AND version = ?11")
       .bind_all(p.id, p.sku, p.name, p.description, p.price.amount, p.price.currency, p.category_id,
-                to_string(p.status), p.version, p.updated_at, previous_version)
+                to_string(p.status), p.version, p.updated_at, previous_version, p.tax_class)
       .run();
   return db.changes() == 1;
 }
 
 void delete_product(store::database& db, std::string_view id) {
+  db.prepare("DELETE FROM variants WHERE product_id = ?1").bind(1, id).run();
   db.prepare("DELETE FROM products WHERE id = ?1").bind(1, id).run();
 }
 
 bool sku_taken(store::database& db, std::string_view sku, std::string_view other_than) {
-  return exists(db, "SELECT 1 FROM products WHERE sku = ?1 AND id <> ?2", sku, other_than);
+  return exists(db, "SELECT 1 FROM variants WHERE sku = ?1 AND id <> ?2", sku, other_than);
 }
 
-std::vector<product> list_products(store::database& db, std::string_view after,
-                                   const std::optional<std::string>& category_id, std::optional<product_status> status,
-                                   std::int64_t limit) {
+bool barcode_taken(store::database& db, std::string_view barcode, std::string_view other_than) {
+  return exists(db, "SELECT 1 FROM variants WHERE barcode = ?1 AND id <> ?2", barcode, other_than);
+}
+
+std::vector<product> list_products(store::database& db, std::string_view after, const product_filter& filter,
+                                   std::optional<product_status> status, std::int64_t limit) {
   // One statement per filter combination, so each can use its index.
-  std::string sql = "SELECT " + std::string(product_columns) + " FROM products WHERE id > ?1";
-  if (category_id) sql += " AND category_id = ?2";
+  std::string sql = "SELECT " + std::string(product_columns) + " FROM products p WHERE id > ?1";
   if (status) sql += " AND status = ?3";
+  sql += filter_terms(filter);
   sql += " ORDER BY id LIMIT ?4";
   auto& q = db.prepare(sql);
   q.bind(1, after);
-  if (category_id) q.bind(2, *category_id);
   if (status) q.bind(3, to_string(*status));
   q.bind(4, limit);
+  bind_filter(q, filter);
   std::vector<product> out;
   out.reserve(static_cast<std::size_t>(limit));
   while (q.step()) out.push_back(read_product(q));
+  q.reset();
+  for (auto& p : out) p.variants = variants_of(db, p.id);
   return out;
 }
 
-std::vector<search_hit> search_products(store::database& db, std::string_view match,
-                                        const std::optional<std::string>& category_id, product_status status,
-                                        std::int64_t limit) {
+std::vector<search_hit> search_products(store::database& db, std::string_view match, const product_filter& filter,
+                                        product_status status, std::int64_t offset, std::int64_t limit) {
   // bm25 is lower for better matches; the weights rank a name match above a sku match
   // above a description match. The snippet is made for the returned rows only, hence
   // the ranking in a subquery and a second MATCH (snippet needs one) on its rows.
   static constexpr std::string_view ranked_columns =
       "p.id AS id, p.sku AS sku, p.name AS name, p.description AS description, p.price_amount AS price_amount, "
       "p.price_currency AS price_currency, p.category_id AS category_id, p.status AS status, p.version AS version, "
-      "p.created_at AS created_at, p.updated_at AS updated_at";
+      "p.created_at AS created_at, p.updated_at AS updated_at, p.tax_class AS tax_class";
   std::string sql = "WITH best AS (SELECT " + std::string(ranked_columns) +
                     ", product_search.rowid AS doc, bm25(product_search, 10.0, 5.0, 1.0) AS rank "
                     "FROM product_search JOIN product_search_docs d ON d.doc = product_search.rowid "
                     "JOIN products p ON p.id = d.product_id "
                     "WHERE product_search MATCH ?1 AND p.status = ?2";
-  if (category_id) sql += " AND p.category_id = ?3";
+  sql += filter_terms(filter);
   sql +=
-      " ORDER BY rank, p.id LIMIT ?4) "
+      " ORDER BY rank, p.id LIMIT ?4 OFFSET ?5) "
       "SELECT best.id, best.sku, best.name, best.description, best.price_amount, best.price_currency, "
-      "best.category_id, best.status, best.version, best.created_at, best.updated_at, -best.rank, "
+      "best.category_id, best.status, best.version, best.created_at, best.updated_at, best.tax_class, -best.rank, "
       "snippet(product_search, 2, '', '', '…', 16) "
       "FROM best JOIN product_search ON product_search.rowid = best.doc WHERE product_search MATCH ?1 "
       "ORDER BY best.rank, best.id";
   auto& q = db.prepare(sql);
   q.bind(1, match);
   q.bind(2, to_string(status));
-  if (category_id) q.bind(3, *category_id);
   q.bind(4, limit);
+  q.bind(5, offset);
+  bind_filter(q, filter);
   std::vector<search_hit> out;
-  while (q.step()) out.push_back({read_product(q), q.real(11), q.text(12)});
+  while (q.step()) out.push_back({read_product(q), q.real(12), q.text(13)});
+  q.reset();
+  for (auto& h : out) h.item.variants = variants_of(db, h.item.id);
+  return out;
+}
+
+std::vector<variant> variants_of(store::database& db, std::string_view product_id) {
+  static const std::string sql = "SELECT " + std::string(variant_columns) +
+                                 " FROM variants WHERE product_id = ?1 ORDER BY is_default DESC, id";
+  auto& q = db.prepare(sql);
+  q.bind(1, product_id);
+  std::vector<variant> out;
+  while (q.step()) out.push_back(read_variant(q));
+  q.reset();
+  return out;
+}
+
+std::optional<variant> find_variant_by_sku(store::database& db, std::string_view sku) {
+  static const std::string sql = "SELECT " + std::string(variant_columns) + " FROM variants WHERE sku = ?1";
+  return find_variant_where(db, sql, sku);
+}
+
+std::optional<variant> find_variant_by_barcode(store::database& db, std::string_view barcode) {
+  static const std::string sql = "SELECT " + std::string(variant_columns) + " FROM variants WHERE barcode = ?1";
+  return find_variant_where(db, sql, barcode);
+}
+
+void insert_variant(store::database& db, const variant& v) {
+  static const std::string sql = "INSERT INTO variants(" + std::string(variant_columns) +
+                                 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+  db.prepare(sql)
+      .bind_all(v.id, v.product_id, v.sku, v.barcode, v.name, v.price.amount, v.price.currency,
+                static_cast<std::int64_t>(v.is_default ? 1 : 0), v.version, v.created_at, v.updated_at)
+      .run();
+}
+
+bool update_variant(store::database& db, const variant& v, std::int64_t previous_version) {
+  db.prepare(
+        "UPDATE variants SET sku = ?2, barcode = ?3, name = ?4, price_amount = ?5, price_currency = ?6, "
+        "version = ?7, updated_at = ?8 WHERE id = ?1 AND version = ?9")
+      .bind_all(v.id, v.sku, v.barcode, v.name, v.price.amount, v.price.currency, v.version, v.updated_at,
+                previous_version)
+      .run();
+  return db.changes() == 1;
+}
+
+void delete_variant(store::database& db, std::string_view id) {
+  db.prepare("DELETE FROM variants WHERE id = ?1").bind(1, id).run();
+}
+
+std::vector<variant> list_variants(store::database& db, std::string_view product_id, std::string_view after,
+                                   std::int64_t limit) {
+  static const std::string sql = "SELECT " + std::string(variant_columns) +
+                                 " FROM variants WHERE product_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3";
+  auto& q = db.prepare(sql);
+  q.bind_all(product_id, after, limit);
+  std::vector<variant> out;
+  while (q.step()) out.push_back(read_variant(q));
+  q.reset();
+  return out;
+}
+
+bool put_stock_level(store::database& db, std::string_view sku, std::string_view location, std::int64_t available,
+                     std::string_view time) {
+  db.prepare(
+        "INSERT INTO stock_levels(sku, location, available, updated_at) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT(sku, location) DO UPDATE SET available = excluded.available, updated_at = excluded.updated_at "
+        "WHERE excluded.updated_at >= stock_levels.updated_at")
+      .bind_all(sku, location, available, time)
+      .run();
+  return db.changes() == 1;
+}
+
+std::optional<std::string> category_id_by_name(store::database& db, std::string_view name) {
+  auto& q = db.prepare("SELECT id FROM categories WHERE name = ?1");
+  q.bind(1, name);
+  std::optional<std::string> out;
+  if (q.step()) out = q.text(0);
+  q.reset();
   return out;
 }
 

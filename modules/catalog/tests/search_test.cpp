@@ -418,15 +418,21 @@ TEST_CASE("the search migration indexes products written before it", "[catalog]"
   {
     std::vector<store::migration> first(all.begin(), all.begin() + 1);
     store::database before(file, "catalog", first);
-    sql::insert_product(before, p);
+    before
+        .prepare(
+            "INSERT INTO products(id, sku, name, description, price_amount, price_currency, category_id, status, "
+            "version, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 'active', 1, ?7, ?7)")
+        .bind_all(p.id, p.sku, p.name, p.description, p.price.amount, p.price.currency, p.created_at)
+        .run();
   }
   store::database after(file, "catalog", all);
-  auto hits = sql::search_products(after, R"("creme")", std::nullopt, product_status::active, 10);
+  auto hits = sql::search_products(after, R"("creme")", {}, product_status::active, 0, 10);
   REQUIRE(hits.size() == 1);
+  p.variants = sql::variants_of(after, p.id);
   CHECK(hits[0].item == p);
   CHECK(hits[0].snippet == "Made before search existed");
   p.name = "Tin pot";
   REQUIRE(sql::update_product(after, p, 1));
-  CHECK(sql::search_products(after, R"("creme")", std::nullopt, product_status::active, 10).empty());
-  CHECK(sql::search_products(after, R"("tin")", std::nullopt, product_status::active, 10).size() == 1);
+  CHECK(sql::search_products(after, R"("creme")", {}, product_status::active, 0, 10).empty());
+  CHECK(sql::search_products(after, R"("tin")", {}, product_status::active, 0, 10).size() == 1);
 }

@@ -71,9 +71,8 @@ struct product {
   std::string created_at;
   std::string updated_at;
   std::string tax_class = std::string(tax_standard);
-  // Every variant, the default one first, then in creation order. A change of a variant
-  // alone does not change the product's version (except the default's sku or price, which
-  // are the product's own).
+  // Every variant, the default one first, then in creation order. A change of any variant
+  // is a change of the product (its version grows), so the product's ETag covers them.
   std::vector<variant> variants;
 
   friend bool operator==(const product&, const product&) = default;
@@ -236,7 +235,7 @@ struct update_variant_request {
   std::optional<money> price;
 };
 
-// The default variant, and a product's last variant, cannot be deleted (failed_precondition).
+// The default variant (so also a product's last variant) cannot be deleted: conflict.
 struct delete_variant_request {
   std::string product_id;
   std::string variant_id;
@@ -393,8 +392,9 @@ struct delete_category {
   using reply = deleted;
 };
 // Variant methods. Errors as above, plus: conflict for an sku or barcode that another
-// variant has, failed_precondition for deleting a default or last variant, not_found for
-// an unknown product or a variant that is not this product's.
+// variant has or for deleting a default variant, not_found for an unknown product or a
+// variant that is not this product's. Any change of a variant is a change of its product:
+// the product's version grows and product.updated is published with its variants.
 struct create_variant {
   static constexpr std::string_view name = "catalog.create_variant";
   using request = create_variant_request;
