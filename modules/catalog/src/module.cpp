@@ -43,6 +43,11 @@ module_definition module() {
       .route<list_categories>(hc::list_categories_route(), hc::decode_list_categories, hc::encode_category_page)
       .route<update_category>(hc::update_category_route(), hc::decode_update_category, hc::encode_category)
       .route<delete_category>(hc::delete_category_route(), hc::decode_delete_category, hc::encode_deleted)
+      .route<list_variants>(hc::list_variants_route(), hc::decode_list_variants, hc::encode_variant_page)
+      .route<create_variant>(hc::create_variant_route(), hc::decode_create_variant, hc::encode_created_variant)
+      .route<update_variant>(hc::update_variant_route(), hc::decode_update_variant, hc::encode_variant)
+      .route<delete_variant>(hc::delete_variant_route(), hc::decode_delete_variant, hc::encode_deleted)
+      .route<find_variant>(hc::find_variant_route(), hc::decode_find_variant, hc::encode_variant_info)
       .command({.name = "stats", .summary = "Print the counts of products (by status) and categories", .usage = "[--json]"},
                &service::stats)
       .command({.name = "reindex", .summary = "Rebuild the product search index from the products table"},
