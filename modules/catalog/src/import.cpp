@@ -12,8 +12,8 @@ namespace agora::catalog {
 
 namespace {
 
-constexpr std::array<std::string_view, 10> import_columns = {"sku",      "name",        "price",  "currency",
-                                                             "description", "category", "tax_class", "barcode",
+constexpr std::array<std::string_view, 10> import_columns = {"sku",         "name",        "price",     "currency",
+                                                             "description", "category",    "tax_class", "barcode",
                                                              "product_sku", "variant_name"};
 
 bool known_column(std::string_view c) {
@@ -96,9 +96,11 @@ import_item import_reader::feed_csv(std::string_view line, std::int64_t line_no)
     have_header_ = true;
     for (auto& f : fields) {
       if (!known_column(f)) {
-        header_problem_ = import_problem{pending_line_, "", "unknown column '" + f + "'; the columns are sku, name, "
-                                                            "price, currency, description, category, tax_class, "
-                                                            "barcode, product_sku, variant_name"};
+        header_problem_ = import_problem{pending_line_, "",
+                                         "unknown column '" + f +
+                                             "'; the columns are sku, name, "
+                                             "price, currency, description, category, tax_class, "
+                                             "barcode, product_sku, variant_name"};
         return {};
       }
       if (std::find(columns_.begin(), columns_.end(), f) != columns_.end()) {
@@ -126,8 +128,7 @@ import_item import_reader::feed_jsonl(std::string_view line, std::int64_t line_n
   if (line.size() > import_line_max)
     return {std::nullopt, import_problem{line_no, "", "the line is longer than 1 MiB"}};
   auto j = nlohmann::json::parse(line, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return {std::nullopt, import_problem{line_no, "", "not a JSON object"}};
+  if (j.is_discarded() || !j.is_object()) return {std::nullopt, import_problem{line_no, "", "not a JSON object"}};
   import_row row{line_no, {}};
   std::string sku = j.contains("sku") && j["sku"].is_string() ? j["sku"].get<std::string>() : "";
   for (auto& [key, value] : j.items()) {
@@ -235,8 +236,18 @@ result<row_effect> apply_product_row(store::database& db, const module_context& 
     if (!f.name) missing.push_back({"name", "is required for a new product"});
     if (!f.price) missing.push_back({"price", "is required for a new product"});
     if (!missing.empty()) return error::invalid(std::move(missing));
-    product p{ctx.clock().new_id("prod"), f.sku, *f.name, f.description.value_or(""), *f.price, *category,
-              product_status::active, 1, now, now, f.tax_class.value_or(std::string(tax_standard)), {}};
+    product p{ctx.clock().new_id("prod"),
+              f.sku,
+              *f.name,
+              f.description.value_or(""),
+              *f.price,
+              *category,
+              product_status::active,
+              1,
+              now,
+              now,
+              f.tax_class.value_or(std::string(tax_standard)),
+              {}};
     p.variants.push_back({ctx.clock().new_id("var"), p.id, p.sku, f.barcode, "", p.price, true, 1, now, now});
     if (auto e = check_unique(db, p.variants.front())) return std::move(*e);
     sql::insert_product(db, p);
@@ -281,8 +292,16 @@ result<row_effect> apply_variant_row(store::database& db, const module_context& 
   product next = *parent;
   if (!existing) {
     if (!f.price) return error::invalid({{"price", "is required for a new variant"}});
-    variant v{ctx.clock().new_id("var"), parent->id, f.sku, f.barcode, f.variant_name.value_or(""), *f.price, false,
-              1, now, now};
+    variant v{ctx.clock().new_id("var"),
+              parent->id,
+              f.sku,
+              f.barcode,
+              f.variant_name.value_or(""),
+              *f.price,
+              false,
+              1,
+              now,
+              now};
     if (auto e = check_unique(db, v)) return std::move(*e);
     sql::insert_variant(db, v);
     next.variants.push_back(std::move(v));
@@ -290,8 +309,8 @@ result<row_effect> apply_variant_row(store::database& db, const module_context& 
     touched = parent->id;
     return row_effect::created;
   }
-  auto it = std::find_if(next.variants.begin(), next.variants.end(),
-                         [&](const variant& v) { return v.id == existing->id; });
+  auto it =
+      std::find_if(next.variants.begin(), next.variants.end(), [&](const variant& v) { return v.id == existing->id; });
   variant before = *it;
   if (f.price) it->price = *f.price;
   if (f.barcode) it->barcode = f.barcode;
@@ -314,7 +333,8 @@ import_outcome apply_import_rows(store::database& db, const module_context& ctx,
   for (const auto& f : rows) {
     std::string touched;
     bool as_product = !f.product_sku || *f.product_sku == f.sku;
-    auto r = as_product ? apply_product_row(db, ctx, c, now, f, touched) : apply_variant_row(db, ctx, c, now, f, touched);
+    auto r =
+        as_product ? apply_product_row(db, ctx, c, now, f, touched) : apply_variant_row(db, ctx, c, now, f, touched);
     if (!r) {
       out.problems.push_back({f.line, f.sku, reason_of(r.err())});
       continue;

@@ -63,11 +63,12 @@ bus::event stock_event(std::string id, std::string sku, std::string location, st
   ev.partition_key = sku;
   ev.topic = std::string(stock_topic);
   ev.time = std::move(time);
-  ev.data = {{"sku", sku},
-             {"location", location},
-             {"quantity", 1},
-             {"level",
-              {{"sku", sku}, {"location", location}, {"on_hand", available}, {"reserved", 0}, {"available", available}}}};
+  ev.data = {
+      {"sku", sku},
+      {"location", location},
+      {"quantity", 1},
+      {"level",
+       {{"sku", sku}, {"location", location}, {"on_hand", available}, {"reserved", 0}, {"available", available}}}};
   return ev;
 }
 
@@ -93,9 +94,9 @@ TEST_CASE("barcode check digits are verified, and a UPC-A is stored as its EAN-1
       {"0036000291452", "0036000291452"},  // the same UPC-A written as EAN-13
       {"4006381333932", std::nullopt},     // wrong check digit
       {"036000291453", std::nullopt},
-      {"400638133393", std::nullopt},      // 12 digits whose check digit is wrong as a UPC-A
-      {"40063813339", std::nullopt},       // 11 digits
-      {"40063813339310", std::nullopt},    // 14 digits
+      {"400638133393", std::nullopt},    // 12 digits whose check digit is wrong as a UPC-A
+      {"40063813339", std::nullopt},     // 11 digits
+      {"40063813339310", std::nullopt},  // 14 digits
       {"40063813339a1", std::nullopt},
       {"", std::nullopt},
   };
@@ -183,7 +184,7 @@ TEST_CASE("a product is made with its default variant, and its sku and price sta
   CHECK(evs[3].data.get<variant_info>().item.price == money{1700, "EUR"});
 }
 
-TEST_CASE("variants are added, changed and deleted, with their events; the default is never deleted", "[catalog]") {
+TEST_CASE("variants are added, changed and deleted with their events, and the default is never deleted", "[catalog]") {
   catalog_fixture f;
   auto& variants = f.kit().subscribe(std::string(variants_topic));
   auto p = f.create("TEE");
@@ -667,10 +668,13 @@ TEST_CASE("an import reports bad rows by line, imports the rest, and a re-import
   CHECK(f.count("SELECT count(*) FROM products") == 2);
 
   const std::string jsonl =
-      R"({"sku": "LAMP", "price": 2799, "currency": "EUR"})" "\n"
-      R"({"sku": "LAMP-BLUE", "product_sku": "LAMP", "price": 3199, "currency": "EUR", "variant_name": "Blue"})" "\n"
+      R"({"sku": "LAMP", "price": 2799, "currency": "EUR"})"
+      "\n"
+      R"({"sku": "LAMP-BLUE", "product_sku": "LAMP", "price": 3199, "currency": "EUR", "variant_name": "Blue"})"
+      "\n"
       "not json\n"
-      R"({"sku": "X", "colour": "red"})" "\n";
+      R"({"sku": "X", "colour": "red"})"
+      "\n";
   auto j = f.call<import_products>({"jsonl", jsonl});
   REQUIRE(j);
   CHECK(j->updated == 1);
