@@ -7,6 +7,7 @@
 #include <boost/beast/http/field.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <limits>
 
@@ -73,10 +74,13 @@ json text_schema(std::size_t min, std::size_t max) {
 
 json time_schema() { return {{"type", "string"}, {"format", "date-time"}}; }
 
+json tax_class_schema();
+json variant_schema();
+
 json product_schema() {
   return {{"type", "object"},
           {"required", json::array({"id", "sku", "name", "description", "price", "category_id", "status", "version",
-                                    "created_at", "updated_at"})},
+                                    "created_at", "updated_at", "tax_class", "variants"})},
           {"properties",
            {{"id", id_schema("prod")},
             {"sku", sku_schema()},
@@ -87,7 +91,87 @@ json product_schema() {
             {"status", status_schema()},
             {"version", {{"type", "integer"}, {"minimum", 1}, {"description", "The ETag is this, quoted"}}},
             {"created_at", time_schema()},
+            {"updated_at", time_schema()},
+            {"tax_class", tax_class_schema()},
+            {"variants",
+             {{"type", "array"},
+              {"items", variant_schema()},
+              {"description", "The default variant (the product's sku and price) first, then in creation order"}}}}}};
+}
+
+json tax_class_schema() {
+  return {{"type", "string"}, {"enum", json::array({"standard", "reduced", "zero"})}, {"default", "standard"}};
+}
+
+json barcode_schema() {
+  return {{"type", "string"},
+          {"pattern", "^([0-9]{12}|[0-9]{13})$"},
+          {"description", "EAN-13, or UPC-A (12 digits, stored and answered as its EAN-13: \"0\" + the digits); the "
+                          "check digit is verified"}};
+}
+
+json variant_schema() {
+  return {{"type", "object"},
+          {"required", json::array({"id", "product_id", "sku", "barcode", "name", "price", "is_default", "version",
+                                    "created_at", "updated_at"})},
+          {"properties",
+           {{"id", id_schema("var")},
+            {"product_id", id_schema("prod")},
+            {"sku", sku_schema()},
+            {"barcode", nullable(barcode_schema())},
+            {"name", text_schema(0, variant_name_max)},
+            {"price", money_schema()},
+            {"is_default",
+             {{"type", "boolean"}, {"description", "The product's own sku and price; never deleted"}}},
+            {"version", {{"type", "integer"}, {"minimum", 1}, {"description", "The ETag is this, quoted"}}},
+            {"created_at", time_schema()},
             {"updated_at", time_schema()}}}};
+}
+
+json variant_info_schema() {
+  return {{"type", "object"},
+          {"required", json::array({"variant", "product_name", "tax_class", "status"})},
+          {"properties",
+           {{"variant", variant_schema()},
+            {"product_name", text_schema(1, product_name_max)},
+            {"tax_class", tax_class_schema()},
+            {"status", status_schema()}}}};
+}
+
+json create_variant_schema() {
+  return {{"type", "object"},
+          {"required", json::array({"sku", "price"})},
+          {"additionalProperties", false},
+          {"properties",
+           {{"sku", sku_schema()},
+            {"barcode", nullable(barcode_schema())},
+            {"name", text_schema(0, variant_name_max)},
+            {"price", money_schema()}}}};
+}
+
+json update_variant_schema() {
+  auto s = create_variant_schema();
+  s.erase("required");
+  s["description"] = "Only the fields present change; barcode null removes it";
+  return s;
+}
+
+json import_report_schema() {
+  return {{"type", "object"},
+          {"required", json::array({"rows", "created", "updated", "unchanged", "errors", "error_count"})},
+          {"properties",
+           {{"rows", {{"type", "integer"}}},
+            {"created", {{"type", "integer"}}},
+            {"updated", {{"type", "integer"}}},
+            {"unchanged", {{"type", "integer"}}},
+            {"errors",
+             {{"type", "array"},
+              {"items",
+               {{"type", "object"},
+                {"properties",
+                 {{"line", {{"type", "integer"}}}, {"sku", {{"type", "string"}}}, {"reason", {{"type", "string"}}}}}}},
+              {"description", "The rows refused, by line number (at most 1000 listed)"}}},
+            {"error_count", {{"type", "integer"}}}}}};
 }
 
 json category_schema() {
@@ -135,6 +219,8 @@ json search_results_schema() {
           {"description", "false when no product matched every word and the hits match some of them"}}}}}};
 }
 
+json barcode_schema();
+
 json create_product_schema() {
   return {{"type", "object"},
           {"required", json::array({"sku", "name", "price"})},
@@ -145,12 +231,15 @@ json create_product_schema() {
             {"description", text_schema(0, description_max)},
             {"price", money_schema()},
             {"category_id", nullable(id_schema("cat"))},
-            {"status", status_schema()}}}};
+            {"status", status_schema()},
+            {"tax_class", tax_class_schema()},
+            {"barcode", nullable(barcode_schema())}}}};
 }
 
 json update_product_schema() {
   auto s = create_product_schema();
   s.erase("required");
+  s["properties"].erase("barcode");
   s["description"] = "Only the fields present change; category_id null removes the category";
   return s;
 }
@@ -184,6 +273,42 @@ http::route make_route(http::verb method, std::string pattern, std::string opera
   return r;
 }
 
+// price_min, price_max, currency and in_stock from the query string.
+template <class R>
+void read_filter_query(const http::request_context& ctx, R& r, std::vector<field_error>& errors) {
+  auto amount = [&](std::string_view key, std::optional<std::int64_t>& into) {
+    auto v = ctx.query_param(key);
+    if (!v) return;
+    std::int64_t n = 0;
+    auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || ptr != v->data() + v->size() || v->empty())
+      errors.push_back({std::string(key), "must be an integer amount of minor units"});
+    else
+      into = n;
+  };
+  amount("price_min", r.price_min);
+  amount("price_max", r.price_max);
+  if (auto c = ctx.query_param("currency")) r.currency = std::string(*c);
+  if (auto s = ctx.query_param("in_stock")) {
+    if (*s == "true")
+      r.in_stock = true;
+    else if (*s == "false")
+      r.in_stock = false;
+    else
+      errors.push_back({"in_stock", "expected true or false"});
+  }
+  check_filters(r.price_min, r.price_max, r.currency, errors);
+}
+
+void add_filter_docs(std::vector<http::query_param_doc>& q) {
+  q.push_back({"price_min", "integer", "Only products with a variant priced at least this (minor units of currency)"});
+  q.push_back({"price_max", "integer", "Only products with a variant priced at most this (minor units of currency)"});
+  q.push_back({"currency", "string", "The ISO 4217 currency of price_min/price_max; required with either, only then"});
+  q.push_back({"in_stock", "boolean",
+               "true: only products with a variant available somewhere (the catalog's copy of inventory's levels); "
+               "false: only those with none"});
+}
+
 std::vector<http::query_param_doc> page_query() {
   return http::page_query_docs("modules.catalog.page_limit_max (100 by default)", 20);
 }
@@ -192,7 +317,8 @@ std::vector<http::query_param_doc> page_query() {
 
 result<create_product_request> decode_create_product(http::request_context& ctx) {
   std::vector<field_error> errors;
-  object_reader body(ctx.body, "", {"sku", "name", "description", "price", "category_id", "status"}, errors);
+  object_reader body(ctx.body, "", {"sku", "name", "description", "price", "category_id", "status", "tax_class", "barcode"},
+                     errors);
   create_product_request r;
   bool complete = true;
   auto take = [&](auto opt, auto& into) {
@@ -207,6 +333,8 @@ result<create_product_request> decode_create_product(http::request_context& ctx)
   take(body.money_value("price", true), r.price);
   if (auto c = body.nullable_string("category_id")) r.category_id = std::move(*c);
   if (auto s = read_status(body, "status")) r.status = *s;
+  if (auto t = body.string("tax_class", false)) r.tax_class = std::move(*t);
+  if (auto b = body.nullable_string("barcode"); b && *b) r.barcode = std::move(*b);
   if (!body.ok()) return error::invalid(std::move(errors));
   auto value_errors = normalize_and_validate(r);
   if (!complete) {
@@ -233,6 +361,7 @@ result<list_products_request> decode_list_products(http::request_context& ctx) {
     r.status = product_status_from_string(*s);
     if (!r.status) errors.push_back({"status", "expected \"active\" or \"archived\""});
   }
+  read_filter_query(ctx, r, errors);
   if (!errors.empty()) return error::invalid(std::move(errors));
   return r;
 }
@@ -255,13 +384,16 @@ result<search_products_request> decode_search_products(http::request_context& ct
     r.status = product_status_from_string(*s);
     if (!r.status) errors.push_back({"status", "expected \"active\" or \"archived\""});
   }
+  if (auto cur = ctx.query_param("cursor")) r.cursor = std::string(*cur);
+  read_filter_query(ctx, r, errors);
   if (!errors.empty()) return error::invalid(std::move(errors));
   return r;
 }
 
 result<update_product_request> decode_update_product(http::request_context& ctx) {
   std::vector<field_error> errors;
-  object_reader body(ctx.body, "", {"sku", "name", "description", "price", "category_id", "status"}, errors);
+  object_reader body(ctx.body, "", {"sku", "name", "description", "price", "category_id", "status", "tax_class"},
+                     errors);
   update_product_request r;
   r.id = path_id(ctx);
   r.expected_version = http::if_match(ctx);
@@ -271,6 +403,7 @@ result<update_product_request> decode_update_product(http::request_context& ctx)
   r.price = body.money_value("price", false);
   r.category_id = body.nullable_string("category_id");
   r.status = read_status(body, "status");
+  r.tax_class = body.string("tax_class", false);
   errors = http::merge_field_errors(std::move(errors), normalize_and_validate(r));
   if (!errors.empty()) return error::invalid(std::move(errors));
   return r;
@@ -278,6 +411,78 @@ result<update_product_request> decode_update_product(http::request_context& ctx)
 
 result<delete_product_request> decode_delete_product(http::request_context& ctx) {
   return delete_product_request{path_id(ctx), http::if_match(ctx)};
+}
+
+result<create_variant_request> decode_create_variant(http::request_context& ctx) {
+  std::vector<field_error> errors;
+  object_reader body(ctx.body, "", {"sku", "barcode", "name", "price"}, errors);
+  create_variant_request r;
+  r.product_id = path_id(ctx);
+  auto sku = body.string("sku", true);
+  auto price = body.money_value("price", true);
+  if (sku) r.sku = std::move(*sku);
+  if (price) r.price = std::move(*price);
+  if (auto b = body.nullable_string("barcode"); b && *b) r.barcode = std::move(*b);
+  if (auto n = body.string("name", false)) r.name = std::move(*n);
+  if (!body.ok()) return error::invalid(std::move(errors));
+  auto value_errors = normalize_and_validate(r);
+  std::erase_if(value_errors, [](const field_error& e) { return e.field == "product_id"; });
+  errors = http::merge_field_errors(std::move(errors), std::move(value_errors));
+  if (!errors.empty()) return error::invalid(std::move(errors));
+  return r;
+}
+
+result<update_variant_request> decode_update_variant(http::request_context& ctx) {
+  std::vector<field_error> errors;
+  object_reader body(ctx.body, "", {"sku", "barcode", "name", "price"}, errors);
+  update_variant_request r;
+  r.product_id = path_id(ctx);
+  r.variant_id = http::path_param(ctx, "variant_id");
+  r.expected_version = http::if_match(ctx);
+  r.sku = body.string("sku", false);
+  r.barcode = body.nullable_string("barcode");
+  r.name = body.string("name", false);
+  r.price = body.money_value("price", false);
+  errors = http::merge_field_errors(std::move(errors), normalize_and_validate(r));
+  if (!errors.empty()) return error::invalid(std::move(errors));
+  return r;
+}
+
+result<delete_variant_request> decode_delete_variant(http::request_context& ctx) {
+  return delete_variant_request{path_id(ctx), http::path_param(ctx, "variant_id"), http::if_match(ctx)};
+}
+
+result<list_variants_request> decode_list_variants(http::request_context& ctx) {
+  std::vector<field_error> errors;
+  list_variants_request r;
+  r.product_id = path_id(ctx);
+  http::read_page_query(ctx, r.limit, r.cursor, errors);
+  if (!errors.empty()) return error::invalid(std::move(errors));
+  return r;
+}
+
+result<find_variant_request> decode_find_variant(http::request_context& ctx) {
+  find_variant_request r;
+  if (auto s = ctx.query_param("sku")) r.sku = std::string(*s);
+  if (auto b = ctx.query_param("barcode")) r.barcode = std::string(*b);
+  return r;
+}
+
+result<import_products_request> decode_import(http::request_context& ctx) {
+  auto type = ctx.header("Content-Type").value_or("");
+  auto media = std::string(type.substr(0, type.find(';')));
+  std::transform(media.begin(), media.end(), media.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  media = trim(media);
+  import_products_request r;
+  if (media == "text/csv")
+    r.format = "csv";
+  else if (media == "application/x-ndjson" || media == "application/jsonl" || media == "application/json" ||
+           media == "application/x-jsonlines")
+    r.format = "jsonl";
+  else
+    return error::invalid({{"content_type", "must be text/csv or JSON lines (application/x-ndjson)"}});
+  r.body = std::move(ctx.req.body());
+  return r;
 }
 
 result<create_category_request> decode_create_category(http::request_context& ctx) {
@@ -357,6 +562,24 @@ http::response encode_category_page(const category_page& r, http::request_contex
 
 http::response encode_deleted(const deleted&, http::request_context&) { return http::no_content(); }
 
+http::response encode_created_variant(const variant& r, http::request_context& ctx) {
+  auto res = http::versioned(201, r.version, ctx, [&] { return render(json(r)); });
+  res.set(bhttp::field::location, "/v1/products/" + r.product_id + "/variants/" + r.id);
+  return res;
+}
+
+http::response encode_variant(const variant& r, http::request_context& ctx) {
+  return http::versioned(200, r.version, ctx, [&] { return render(json(r)); });
+}
+
+http::response encode_variant_page(const variant_page& r, http::request_context&) { return http::json_body(200, r); }
+
+http::response encode_variant_info(const variant_info& r, http::request_context&) { return http::json_body(200, r); }
+
+http::response encode_import_report(const import_report& r, http::request_context&) {
+  return http::json_body(200, r);
+}
+
 http::route create_product_route() {
   auto r = make_route(http::verb::post, "/v1/products", "createProduct",
                       "Create a product; answers 201 with Location and ETag");
@@ -378,8 +601,9 @@ http::route list_products_route() {
                       "List products in id order (creation order to the millisecond), a page at a time");
   r.responses = {{200, page_schema(product_schema())}, {422, nullptr}};
   r.query = page_query();
-  r.query.push_back({"category_id", "string", "Only products of this category"});
+  r.query.push_back({"category_id", "string", "Only products of this category and of the categories below it"});
   r.query.push_back({"status", "string", "Only products with this status: active or archived"});
+  add_filter_docs(r.query);
   return r;
 }
 
@@ -388,14 +612,18 @@ http::route search_products_route() {
       http::verb::get, "/v1/products/search", "searchProducts",
       "Full-text search of product names, skus and descriptions, most relevant first. The words are plain text "
       "(no query syntax), accents and case are ignored, each word matches as a prefix (\"blu shi\" finds \"Blue "
-      "shirt\"); every word must match, and when no product matches them all, any word may (all_words is then false)");
+      "shirt\"); every word must match, and when no product matches them all, any word may (all_words is then false). "
+      "Pages follow with next_cursor");
   r.responses = {{200, search_results_schema()}, {422, nullptr}};
   r.query = {{"q", "string",
               "Required. The words to find: 1 to " + std::to_string(search_query_max) + " characters, at most " +
                   std::to_string(search_words_max) + " words"},
              {"limit", "integer", "Most hits: 1 to modules.catalog.search_limit_max (50 by default); default 10"},
-             {"category_id", "string", "Only products of this category"},
-             {"status", "string", "Only products with this status: active (the default) or archived"}};
+             {"category_id", "string", "Only products of this category and of the categories below it"},
+             {"status", "string", "Only products with this status: active (the default) or archived"},
+             {"cursor", "string",
+              "The previous reply's next_cursor, with the same q and filters: the next hits in relevance order"}};
+  add_filter_docs(r.query);
   return r;
 }
 
@@ -414,6 +642,66 @@ http::route delete_product_route() {
                       "Delete a product; If-Match with its ETag makes it conditional (412 when it has changed)");
   r.responses = {{204, nullptr}, {404, nullptr}, {412, nullptr}};
   r.request_headers = {"If-Match"};
+  return r;
+}
+
+http::route create_variant_route() {
+  auto r = make_route(http::verb::post, "/v1/products/{id}/variants", "createVariant",
+                      "Add a variant (its own sku, barcode and price) to a product; answers 201 with Location and "
+                      "ETag");
+  r.request_schema = create_variant_schema();
+  r.responses = {{201, variant_schema()}, {404, nullptr}, {409, nullptr}, {422, nullptr}};
+  return r;
+}
+
+http::route update_variant_route() {
+  auto r = make_route(http::verb::patch, "/v1/products/{id}/variants/{variant_id}", "updateVariant",
+                      "Change some fields of a variant (the default variant's sku and price are the product's). "
+                      "If-Match with its ETag makes the change conditional (412 when it has changed)");
+  r.request_schema = update_variant_schema();
+  r.responses = {{200, variant_schema()}, {404, nullptr}, {409, nullptr}, {412, nullptr}, {422, nullptr}};
+  r.request_headers = {"If-Match"};
+  return r;
+}
+
+http::route delete_variant_route() {
+  auto r = make_route(http::verb::delete_, "/v1/products/{id}/variants/{variant_id}", "deleteVariant",
+                      "Delete a variant other than the default one (409 for the default); If-Match makes it "
+                      "conditional");
+  r.responses = {{204, nullptr}, {404, nullptr}, {409, nullptr}, {412, nullptr}};
+  r.request_headers = {"If-Match"};
+  return r;
+}
+
+http::route list_variants_route() {
+  auto r = make_route(http::verb::get, "/v1/products/{id}/variants", "listVariants",
+                      "List a product's variants in id order (the default variant first by creation), a page at a "
+                      "time");
+  r.responses = {{200, page_schema(variant_schema())}, {404, nullptr}, {422, nullptr}};
+  r.query = page_query();
+  return r;
+}
+
+http::route find_variant_route() {
+  auto r = make_route(http::verb::get, "/v1/variants", "findVariant",
+                      "Find a variant by sku or by barcode (exactly one), with its product's name, tax class and "
+                      "status; a UPC-A finds its EAN-13 form");
+  r.responses = {{200, variant_info_schema()}, {404, nullptr}, {422, nullptr}};
+  r.query = {{"sku", "string", "The variant's sku"},
+             {"barcode", "string", "An EAN-13 or UPC-A code, check digit included"}};
+  return r;
+}
+
+http::route import_route() {
+  auto r = make_route(http::verb::post, "/v1/catalog/import", "importProducts",
+                      "Import products and variants from CSV (text/csv, a header line naming the columns) or JSON "
+                      "lines (application/x-ndjson), idempotent by sku: each row creates, updates or leaves a "
+                      "variant; bad rows are reported by line number and the others imported. Columns: sku, name, "
+                      "price, currency, description, category, tax_class, barcode, product_sku, variant_name");
+  r.who = access::any_role({std::string(roles::admin)}, "catalog:write");
+  r.parse_body = false;
+  r.request_schema = {{"type", "string"}, {"description", "CSV or JSON lines, by Content-Type"}};
+  r.responses = {{200, import_report_schema()}, {413, nullptr}, {422, nullptr}};
   return r;
 }
 

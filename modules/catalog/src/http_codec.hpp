@@ -19,6 +19,15 @@ result<search_products_request> decode_search_products(http::request_context& ct
 result<update_product_request> decode_update_product(http::request_context& ctx);
 result<delete_product_request> decode_delete_product(http::request_context& ctx);
 
+result<create_variant_request> decode_create_variant(http::request_context& ctx);
+result<update_variant_request> decode_update_variant(http::request_context& ctx);
+result<delete_variant_request> decode_delete_variant(http::request_context& ctx);
+result<list_variants_request> decode_list_variants(http::request_context& ctx);
+result<find_variant_request> decode_find_variant(http::request_context& ctx);
+// The import route's body as a request: the format from Content-Type (text/csv, or
+// application/x-ndjson / application/jsonl / application/json for JSON lines).
+result<import_products_request> decode_import(http::request_context& ctx);
+
 result<create_category_request> decode_create_category(http::request_context& ctx);
 result<get_category_request> decode_get_category(http::request_context& ctx);
 result<list_categories_request> decode_list_categories(http::request_context& ctx);
@@ -33,6 +42,11 @@ http::response encode_created_category(const category& r, http::request_context&
 http::response encode_category(const category& r, http::request_context& ctx);
 http::response encode_category_page(const category_page& r, http::request_context& ctx);
 http::response encode_deleted(const deleted& r, http::request_context& ctx);
+http::response encode_created_variant(const variant& r, http::request_context& ctx);
+http::response encode_variant(const variant& r, http::request_context& ctx);
+http::response encode_variant_page(const variant_page& r, http::request_context& ctx);
+http::response encode_variant_info(const variant_info& r, http::request_context& ctx);
+http::response encode_import_report(const import_report& r, http::request_context& ctx);
 
 // Route declarations (method, pattern, OpenAPI fields) without a handler.
 http::route create_product_route();
@@ -46,5 +60,11 @@ http::route get_category_route();
 http::route list_categories_route();
 http::route update_category_route();
 http::route delete_category_route();
+http::route create_variant_route();
+http::route update_variant_route();
+http::route delete_variant_route();
+http::route list_variants_route();
+http::route find_variant_route();
+http::route import_route();
 
 }  // namespace agora::catalog::http_codec

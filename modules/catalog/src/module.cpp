@@ -16,6 +16,7 @@ module_definition module() {
       .setting(settings::cache_size)
       .setting(settings::page_limit_max)
       .setting(settings::search_limit_max)
+      .setting(settings::import_max_bytes)
       .handle<create_product>(&service::create_product)
       .handle<get_product>(&service::get_product)
       .handle<list_products>(&service::list_products)
@@ -32,6 +33,7 @@ module_definition module() {
       .handle<delete_variant>(&service::delete_variant)
       .handle<list_variants>(&service::list_variants)
       .handle<find_variant>(&service::find_variant)
+      .handle<import_products>(&service::import_products)
       .route<create_product>(hc::create_product_route(), hc::decode_create_product, hc::encode_created_product)
       .route<get_product>(hc::get_product_route(), hc::decode_get_product, hc::encode_product)
       .route<list_products>(hc::list_products_route(), hc::decode_list_products, hc::encode_product_page)
@@ -43,10 +45,20 @@ module_definition module() {
       .route<list_categories>(hc::list_categories_route(), hc::decode_list_categories, hc::encode_category_page)
       .route<update_category>(hc::update_category_route(), hc::decode_update_category, hc::encode_category)
       .route<delete_category>(hc::delete_category_route(), hc::decode_delete_category, hc::encode_deleted)
+      .route<list_variants>(hc::list_variants_route(), hc::decode_list_variants, hc::encode_variant_page)
+      .route<create_variant>(hc::create_variant_route(), hc::decode_create_variant, hc::encode_created_variant)
+      .route<update_variant>(hc::update_variant_route(), hc::decode_update_variant, hc::encode_variant)
+      .route<delete_variant>(hc::delete_variant_route(), hc::decode_delete_variant, hc::encode_deleted)
+      .route<find_variant>(hc::find_variant_route(), hc::decode_find_variant, hc::encode_variant_info)
+      .route<import_products>(hc::import_route(), hc::decode_import, hc::encode_import_report)
       .command({.name = "stats", .summary = "Print the counts of products (by status) and categories", .usage = "[--json]"},
                &service::stats)
       .command({.name = "reindex", .summary = "Rebuild the product search index from the products table"},
                &service::reindex)
+      .command({.name = "import",
+                .summary = "Import products and variants from a CSV or JSON lines file, idempotent by sku",
+                .usage = "FILE"},
+               &service::import_file)
       .publishes(std::string(products_topic),
                  {std::string(product_created), std::string(product_updated), std::string(product_deleted)})
       .publishes(std::string(categories_topic),

@@ -1,3 +1,4 @@
+#include "changes.hpp"
 #include "search_query.hpp"
 #include "service.hpp"
 #include "settings.hpp"
@@ -15,74 +16,13 @@ namespace agora::catalog {
 
 namespace {
 
+using product_and_variant = std::pair<product, variant>;
+
 constexpr std::int64_t default_page_limit = 20;
 constexpr std::int64_t default_search_limit = 10;
 
 std::string render(const product& p) {
   return nlohmann::json(p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-using product_and_variant = std::pair<product, variant>;
-
-variant_info info_of(const product& p, const variant& v) { return {v, p.name, p.tax_class, p.status}; }
-
-variant& default_variant(product& p) {
-  auto it = std::find_if(p.variants.begin(), p.variants.end(), [](const variant& v) { return v.is_default; });
-  if (it == p.variants.end()) throw std::logic_error("product " + p.id + " has no default variant");
-  return *it;
-}
-
-void enqueue_variant_event(store::database& db, const module_context& ctx, std::string_view type,
-                           const variant_info& info, const bus::call_context& c, const std::string& now) {
-  auto ev = ctx.event(variants_topic, type, info.item.sku, info, c, now);
-  ev.partition_key = info.item.sku;
-  db.enqueue_event(ev);
-}
-
-const variant* variant_by_id(const product* p, std::string_view id) {
-  if (!p) return nullptr;
-  for (const auto& v : p->variants)
-    if (v.id == id) return &v;
-  return nullptr;
-}
-
-// Announces every variant_info that differs between `before` and `after` (either absent):
-// deletions first, so a SKU that moves between variants is free before it is taken.
-void announce_variants(store::database& db, const module_context& ctx, const bus::call_context& c,
-                       const std::string& now, const product* before, const product* after) {
-  if (before)
-    for (const auto& v : before->variants) {
-      const auto* next = variant_by_id(after, v.id);
-      if (!next || next->sku != v.sku) enqueue_variant_event(db, ctx, variant_deleted, info_of(*before, v), c, now);
-    }
-  if (after)
-    for (const auto& v : after->variants) {
-      const auto* prev = variant_by_id(before, v.id);
-      if (!prev || prev->sku != v.sku)
-        enqueue_variant_event(db, ctx, variant_created, info_of(*after, v), c, now);
-      else if (info_of(*before, *prev) != info_of(*after, v))
-        enqueue_variant_event(db, ctx, variant_updated, info_of(*after, v), c, now);
-    }
-}
-
-// Writes `next` (a changed `current`) as the product's next version and announces it:
-// the product's event and its variants'. The variant rows are the caller's to write.
-product commit_product_change(store::database& db, const module_context& ctx, const bus::call_context& c,
-                              const std::string& now, const product& current, product next) {
-  next.version = current.version + 1;
-  next.updated_at = now;
-  if (!sql::update_product(db, next, current.version)) throw std::logic_error("product row vanished");
-  db.enqueue_event(ctx.event(products_topic, product_updated, next.id, next, c, now));
-  announce_variants(db, ctx, c, now, &current, &next);
-  return next;
-}
-
-// A conflict when another variant holds `v`'s sku or barcode.
-std::optional<error> check_unique(store::database& db, const variant& v) {
-  if (sql::sku_taken(db, v.sku, v.id)) return error::conflict("a product or variant with this sku already exists");
-  if (v.barcode && sql::barcode_taken(db, *v.barcode, v.id))
-    return error::conflict("a variant with this barcode already exists");
-  return std::nullopt;
 }
 
 // Where a search page starts: the match mode, the offset in the relevance order, and a
@@ -152,7 +92,63 @@ std::size_t cache_capacity(const module_context& ctx) {
   return static_cast<std::size_t>(std::max<std::int64_t>(0, ctx.get(settings::cache_size)));
 }
 
+void enqueue_variant_event(store::database& db, const module_context& ctx, std::string_view type,
+                           const variant_info& info, const bus::call_context& c, const std::string& now) {
+  auto ev = ctx.event(variants_topic, type, info.item.sku, info, c, now);
+  ev.partition_key = info.item.sku;
+  db.enqueue_event(ev);
+}
+
+const variant* variant_by_id(const product* p, std::string_view id) {
+  if (!p) return nullptr;
+  for (const auto& v : p->variants)
+    if (v.id == id) return &v;
+  return nullptr;
+}
+
 }  // namespace
+
+variant_info info_of(const product& p, const variant& v) { return {v, p.name, p.tax_class, p.status}; }
+
+variant& default_variant(product& p) {
+  auto it = std::find_if(p.variants.begin(), p.variants.end(), [](const variant& v) { return v.is_default; });
+  if (it == p.variants.end()) throw std::logic_error("product " + p.id + " has no default variant");
+  return *it;
+}
+
+void announce_variants(store::database& db, const module_context& ctx, const bus::call_context& c,
+                       const std::string& now, const product* before, const product* after) {
+  if (before)
+    for (const auto& v : before->variants) {
+      const auto* next = variant_by_id(after, v.id);
+      if (!next || next->sku != v.sku) enqueue_variant_event(db, ctx, variant_deleted, info_of(*before, v), c, now);
+    }
+  if (after)
+    for (const auto& v : after->variants) {
+      const auto* prev = variant_by_id(before, v.id);
+      if (!prev || prev->sku != v.sku)
+        enqueue_variant_event(db, ctx, variant_created, info_of(*after, v), c, now);
+      else if (info_of(*before, *prev) != info_of(*after, v))
+        enqueue_variant_event(db, ctx, variant_updated, info_of(*after, v), c, now);
+    }
+}
+
+product commit_product_change(store::database& db, const module_context& ctx, const bus::call_context& c,
+                              const std::string& now, const product& current, product next) {
+  next.version = current.version + 1;
+  next.updated_at = now;
+  if (!sql::update_product(db, next, current.version)) throw std::logic_error("product row vanished");
+  db.enqueue_event(ctx.event(products_topic, product_updated, next.id, next, c, now));
+  announce_variants(db, ctx, c, now, &current, &next);
+  return next;
+}
+
+std::optional<error> check_unique(store::database& db, const variant& v) {
+  if (sql::sku_taken(db, v.sku, v.id)) return error::conflict("a product or variant with this sku already exists");
+  if (v.barcode && sql::barcode_taken(db, *v.barcode, v.id))
+    return error::conflict("a variant with this barcode already exists");
+  return std::nullopt;
+}
 
 service::service(module_context& ctx)
     : ctx_(ctx),

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "import.hpp"
 #include "product_cache.hpp"
 
 #include <catalog/api.hpp>
@@ -29,6 +30,8 @@ class service {
   asio::awaitable<result<variant_page>> list_variants(list_variants_request req, const bus::call_context& c);
   asio::awaitable<result<variant_info>> find_variant(find_variant_request req, const bus::call_context& c);
 
+  asio::awaitable<result<import_report>> import_products(import_products_request req, const bus::call_context& c);
+
   // inventory.stock, group "catalog": keeps the copy of stock levels for the in-stock filter.
   asio::awaitable<result<void>> on_stock_event(const bus::event& ev);
 
@@ -43,9 +46,16 @@ class service {
   // agora catalog reindex: rebuilds the full-text search index from the products.
   asio::awaitable<int> reindex(command_context& cmd);
 
+  // agora catalog import FILE: FILE is CSV or JSON lines (by its extension, else by its
+  // first character); a regular file of at most modules.catalog.import_max_bytes. Exit 0
+  // when every row was imported, 1 when some were refused (the others are imported).
+  asio::awaitable<int> import_file(command_context& cmd);
+
   const product_cache& cache() const noexcept { return cache_; }
 
  private:
+  class import_run;
+
   product_reply remember(product p);
 
   module_context& ctx_;

@@ -312,7 +312,9 @@ TEST_CASE("the OpenAPI document describes every catalog route", "[catalog]") {
         operations.insert(op["operationId"].get<std::string>());
   CHECK(operations == std::set<std::string>{"createProduct", "getProduct", "listProducts", "searchProducts",
                                             "updateProduct", "deleteProduct", "createCategory", "getCategory",
-                                            "listCategories", "updateCategory", "deleteCategory"});
+                                            "listCategories", "updateCategory", "deleteCategory", "createVariant",
+                                            "updateVariant", "deleteVariant", "listVariants", "findVariant",
+                                            "importProducts"});
   auto create = paths["/v1/products"]["post"];
   CHECK(create["requestBody"]["content"]["application/json"]["schema"]["additionalProperties"] == false);
   CHECK(create["responses"].contains("201"));
@@ -327,7 +329,11 @@ TEST_CASE("the OpenAPI document describes every catalog route", "[catalog]") {
   std::set<std::string> search_params;
   for (const auto& p : paths["/v1/products/search"]["get"]["parameters"])
     if (p["in"] == "query") search_params.insert(p["name"].get<std::string>());
-  CHECK(search_params == std::set<std::string>{"q", "limit", "category_id", "status"});
+  CHECK(search_params == std::set<std::string>{"q", "limit", "category_id", "status", "cursor", "price_min",
+                                               "price_max", "currency", "in_stock"});
+  CHECK(paths["/v1/products/{id}/variants/{variant_id}"]["patch"]["responses"].contains("412"));
+  CHECK(paths["/v1/variants"]["get"]["responses"].contains("200"));
+  CHECK(paths["/v1/catalog/import"]["post"]["responses"].contains("200"));
 }
 
 TEST_CASE("products are found by full-text search over HTTP, and bad searches answer 422", "[catalog]") {
@@ -393,4 +399,104 @@ TEST_CASE("products are found by full-text search over HTTP, and bad searches an
   auto over = c.get("/v1/products/search?q=shirt&limit=51");
   CHECK(over.status == 422);
   CHECK(over.error_fields() == std::set<std::string>{"limit"});
+}
+
+TEST_CASE("variants are managed and found by barcode over HTTP", "[catalog]") {
+  testing::harness h(catalog_only());
+  auto c = h.connect_as_admin();
+  auto body = product_body("SHIRT");
+  body["tax_class"] = "reduced";
+  body["barcode"] = "036000291452";
+  auto created = c.post("/v1/products", body);
+  REQUIRE(created.status == 201);
+  auto p = created.json();
+  const std::string id = p["id"];
+  CHECK(p["tax_class"] == "reduced");
+  REQUIRE(p["variants"].size() == 1);
+  CHECK(p["variants"][0]["is_default"] == true);
+  CHECK(p["variants"][0]["barcode"] == "0036000291452");
+  const std::string default_id = p["variants"][0]["id"];
+
+  auto red = c.post("/v1/products/" + id + "/variants",
+                    {{"sku", "SHIRT-RED"}, {"name", "Red / L"}, {"price", {{"amount", 1499}, {"currency", "EUR"}}},
+                     {"barcode", "4006381333931"}});
+  REQUIRE(red.status == 201);
+  const std::string red_id = red.json()["id"];
+  CHECK(red.header("Location") == "/v1/products/" + id + "/variants/" + red_id);
+  CHECK(red.header("ETag") == "\"1\"");
+
+  auto bad = c.post("/v1/products/" + id + "/variants",
+                    {{"sku", "bad sku"}, {"price", {{"amount", 1}, {"currency", "EUR"}}}, {"barcode", "4006381333932"}});
+  CHECK(bad.status == 422);
+  CHECK(bad.error_fields() == std::set<std::string>{"sku", "barcode"});
+  auto dup = c.post("/v1/products/" + id + "/variants",
+                    {{"sku", "SHIRT-2"}, {"price", {{"amount", 1}, {"currency", "EUR"}}}, {"barcode", "4006381333931"}});
+  CHECK(dup.status == 409);
+
+  auto list = c.get("/v1/products/" + id + "/variants");
+  REQUIRE(list.status == 200);
+  REQUIRE(list.json()["data"].size() == 2);
+  CHECK(list.json()["data"][0]["id"] == default_id);
+
+  auto anyone = testing::client("127.0.0.1", h.port());
+  auto by_upc = anyone.get("/v1/variants?barcode=036000291452");
+  REQUIRE(by_upc.status == 200);
+  CHECK(by_upc.json()["variant"]["sku"] == "SHIRT");
+  CHECK(by_upc.json()["tax_class"] == "reduced");
+  CHECK(by_upc.json()["product_name"] == "Espresso cup");
+  auto by_sku = anyone.get("/v1/variants?sku=SHIRT-RED");
+  REQUIRE(by_sku.status == 200);
+  CHECK(by_sku.json()["variant"]["barcode"] == "4006381333931");
+  CHECK(anyone.get("/v1/variants?sku=NOPE").status == 404);
+  CHECK(anyone.get("/v1/variants").status == 422);
+  CHECK(anyone.get("/v1/variants?barcode=036000291453").error_fields() == std::set<std::string>{"barcode"});
+  CHECK(anyone.post("/v1/products/" + id + "/variants", {{"sku", "X"}}).status == 401);
+
+  const std::string red_path = "/v1/products/" + id + "/variants/" + red_id;
+  CHECK(c.patch(red_path, {{"name", "Red / XL"}}, {{"If-Match", "\"9\""}}).status == 412);
+  auto changed = c.patch(red_path, {{"name", "Red / XL"}, {"barcode", nullptr}}, {{"If-Match", "\"1\""}});
+  REQUIRE(changed.status == 200);
+  CHECK(changed.header("ETag") == "\"2\"");
+  CHECK(changed.json()["barcode"].is_null());
+  auto product = c.get("/v1/products/" + id);
+  CHECK(product.json()["variants"][1]["name"] == "Red / XL");
+
+  CHECK(c.del("/v1/products/" + id + "/variants/" + default_id).status == 409);
+  CHECK(c.del(red_path).status == 204);
+  CHECK(c.del(red_path).status == 404);
+
+  auto filtered = anyone.get("/v1/products?price_min=1000&price_max=2000&currency=EUR&in_stock=false");
+  REQUIRE(filtered.status == 200);
+  CHECK(filtered.json()["data"].size() == 1);
+  CHECK(anyone.get("/v1/products?price_min=1000").error_fields() == std::set<std::string>{"currency"});
+  CHECK(anyone.get("/v1/products/search?q=cup&in_stock=maybe").error_fields() == std::set<std::string>{"in_stock"});
+}
+
+TEST_CASE("the import route is for admins and reports bad rows by line", "[catalog]") {
+  testing::harness h(catalog_only());
+  auto c = h.connect_as_admin();
+  const std::string csv =
+      "sku,name,price,currency\n"
+      "IMP-1,\"Imported, one\",100,EUR\n"
+      "IMP-2,Imported two,abc,EUR\n";
+  auto r = c.request("POST", "/v1/catalog/import", csv, {{"Content-Type", "text/csv"}});
+  REQUIRE(r.status == 200);
+  auto report = r.json();
+  CHECK(report["rows"] == 2);
+  CHECK(report["created"] == 1);
+  CHECK(report["error_count"] == 1);
+  CHECK(report["errors"][0]["line"] == 3);
+  CHECK(report["errors"][0]["sku"] == "IMP-2");
+  auto again = c.request("POST", "/v1/catalog/import", csv, {{"Content-Type", "text/csv; charset=utf-8"}});
+  REQUIRE(again.status == 200);
+  CHECK(again.json()["unchanged"] == 1);
+  auto jsonl = c.request("POST", "/v1/catalog/import", R"({"sku": "IMP-3", "name": "Three", "price": 5, "currency": "EUR"})",
+                         {{"Content-Type", "application/x-ndjson"}});
+  REQUIRE(jsonl.status == 200);
+  CHECK(jsonl.json()["created"] == 1);
+  CHECK(c.request("POST", "/v1/catalog/import", "<xml/>", {{"Content-Type", "application/xml"}}).status == 422);
+  auto anyone = testing::client("127.0.0.1", h.port());
+  CHECK(anyone.request("POST", "/v1/catalog/import", csv, {{"Content-Type", "text/csv"}}).status == 401);
+  auto listed = c.get("/v1/products?limit=10");
+  CHECK(listed.json()["data"].size() == 2);
 }
