@@ -5,7 +5,7 @@
 // idempotency key answering its one order, every committed event delivered.
 #include <agora/testing.hpp>
 
-#include <catch2/catch_test_macros.hpp>
+#include <catch2/catch.hpp>
 
 #include <sqlite3.h>
 

@@ -10,7 +10,7 @@
 #include <agora/bus.hpp>
 #include <agora/testing.hpp>
 
-#include <catch2/catch_test_macros.hpp>
+#include <catch2/catch.hpp>
 
 #include <atomic>
 #include <barrier>
