@@ -198,7 +198,8 @@ asio::awaitable<int> service::import_file(command_context& cmd) {
       }
     }
   }
-  if (skipping) run->refuse({++line_no, "", "the line is longer than 1 MiB"});
+  if (skipping)
+    run->refuse({++line_no, "", "the line is longer than 1 MiB"});
   else if (!carry.empty()) {
     auto r = co_await run->line(carry, ++line_no);
     if (!r) {

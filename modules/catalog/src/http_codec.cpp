@@ -106,8 +106,9 @@ json tax_class_schema() {
 json barcode_schema() {
   return {{"type", "string"},
           {"pattern", "^([0-9]{12}|[0-9]{13})$"},
-          {"description", "EAN-13, or UPC-A (12 digits, stored and answered as its EAN-13: \"0\" + the digits); the "
-                          "check digit is verified"}};
+          {"description",
+           "EAN-13, or UPC-A (12 digits, stored and answered as its EAN-13: \"0\" + the digits); the "
+           "check digit is verified"}};
 }
 
 json variant_schema() {
@@ -121,8 +122,7 @@ json variant_schema() {
             {"barcode", nullable(barcode_schema())},
             {"name", text_schema(0, variant_name_max)},
             {"price", money_schema()},
-            {"is_default",
-             {{"type", "boolean"}, {"description", "The product's own sku and price; never deleted"}}},
+            {"is_default", {{"type", "boolean"}, {"description", "The product's own sku and price; never deleted"}}},
             {"version", {{"type", "integer"}, {"minimum", 1}, {"description", "The ETag is this, quoted"}}},
             {"created_at", time_schema()},
             {"updated_at", time_schema()}}}};
@@ -317,8 +317,8 @@ std::vector<http::query_param_doc> page_query() {
 
 result<create_product_request> decode_create_product(http::request_context& ctx) {
   std::vector<field_error> errors;
-  object_reader body(ctx.body, "", {"sku", "name", "description", "price", "category_id", "status", "tax_class", "barcode"},
-                     errors);
+  object_reader body(ctx.body, "",
+                     {"sku", "name", "description", "price", "category_id", "status", "tax_class", "barcode"}, errors);
   create_product_request r;
   bool complete = true;
   auto take = [&](auto opt, auto& into) {
@@ -576,9 +576,7 @@ http::response encode_variant_page(const variant_page& r, http::request_context&
 
 http::response encode_variant_info(const variant_info& r, http::request_context&) { return http::json_body(200, r); }
 
-http::response encode_import_report(const import_report& r, http::request_context&) {
-  return http::json_body(200, r);
-}
+http::response encode_import_report(const import_report& r, http::request_context&) { return http::json_body(200, r); }
 
 http::route create_product_route() {
   auto r = make_route(http::verb::post, "/v1/products", "createProduct",

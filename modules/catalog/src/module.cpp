@@ -51,8 +51,9 @@ module_definition module() {
       .route<delete_variant>(hc::delete_variant_route(), hc::decode_delete_variant, hc::encode_deleted)
       .route<find_variant>(hc::find_variant_route(), hc::decode_find_variant, hc::encode_variant_info)
       .route<import_products>(hc::import_route(), hc::decode_import, hc::encode_import_report)
-      .command({.name = "stats", .summary = "Print the counts of products (by status) and categories", .usage = "[--json]"},
-               &service::stats)
+      .command(
+          {.name = "stats", .summary = "Print the counts of products (by status) and categories", .usage = "[--json]"},
+          &service::stats)
       .command({.name = "reindex", .summary = "Rebuild the product search index from the products table"},
                &service::reindex)
       .command({.name = "import",

@@ -1,6 +1,6 @@
+#include "service.hpp"
 #include "changes.hpp"
 #include "search_query.hpp"
-#include "service.hpp"
 #include "settings.hpp"
 #include "store.hpp"
 #include "validation.hpp"
@@ -81,8 +81,7 @@ std::optional<search_position> parse_search_cursor(std::string_view cursor, std:
     auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     return ec == std::errc() && ptr == s.data() + s.size() && !s.empty();
   };
-  if (!num(t.substr(0, colon), p.offset) || p.offset < 0 || !num(t.substr(colon + 1), p.digest) ||
-      p.digest != digest)
+  if (!num(t.substr(0, colon), p.offset) || p.offset < 0 || !num(t.substr(colon + 1), p.digest) || p.digest != digest)
     return std::nullopt;
   return p;
 }
@@ -181,7 +180,8 @@ asio::awaitable<result<product_reply>> service::create_product(create_product_re
             now,
             std::move(req.tax_class),
             {}};
-  p.variants.push_back({ctx_.clock().new_id("var"), p.id, p.sku, std::move(req.barcode), "", p.price, true, 1, now, now});
+  p.variants.push_back(
+      {ctx_.clock().new_id("var"), p.id, p.sku, std::move(req.barcode), "", p.price, true, 1, now, now});
   auto job = [p = std::move(p), now, &ctx = ctx_, &c](store::database& db) mutable {
     return db.transaction([&]() -> result<product> {
       if (p.category_id && !sql::category_exists(db, *p.category_id))
@@ -254,7 +254,8 @@ asio::awaitable<result<search_results>> service::search_products(search_products
   auto job = [m = std::move(*match), filter = std::move(filter), status, limit, from = *from](store::database& db) {
     search_results out;
     auto pos = from;
-    out.data = sql::search_products(db, pos.all_words ? m.all_words : m.any_word, filter, status, pos.offset, limit + 1);
+    out.data =
+        sql::search_products(db, pos.all_words ? m.all_words : m.any_word, filter, status, pos.offset, limit + 1);
     if (out.data.empty() && pos.offset == 0 && pos.all_words && m.words > 1) {
       pos.all_words = false;
       out.data = sql::search_products(db, m.any_word, filter, status, 0, limit + 1);
@@ -328,8 +329,16 @@ asio::awaitable<result<deleted>> service::delete_product(delete_product_request 
 asio::awaitable<result<variant>> service::create_variant(create_variant_request req, const bus::call_context& c) {
   if (auto errors = normalize_and_validate(req); !errors.empty()) co_return error::invalid(std::move(errors));
   auto now = ctx_.clock().now_rfc3339();
-  variant v{ctx_.clock().new_id("var"), std::move(req.product_id), std::move(req.sku), std::move(req.barcode),
-            std::move(req.name), std::move(req.price), false, 1, now, now};
+  variant v{ctx_.clock().new_id("var"),
+            std::move(req.product_id),
+            std::move(req.sku),
+            std::move(req.barcode),
+            std::move(req.name),
+            std::move(req.price),
+            false,
+            1,
+            now,
+            now};
   auto job = [v = std::move(v), now, &ctx = ctx_, &c](store::database& db) mutable {
     return db.transaction([&]() -> result<product_and_variant> {
       auto current = sql::find_product(db, v.product_id);

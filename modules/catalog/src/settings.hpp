@@ -15,7 +15,9 @@ inline const config::integer_setting search_limit_max{"search_limit_max", 50, "M
                                                       {.min = 1, .max = 1000}};
 
 inline const config::integer_setting import_max_bytes{
-    "import_max_bytes", 256LL << 20, "Largest file `agora catalog import` reads (bytes); a larger one is refused",
+    "import_max_bytes",
+    256LL << 20,
+    "Largest file `agora catalog import` reads (bytes); a larger one is refused",
     {.min = 1, .max = 64LL << 30}};
 
 }  // namespace agora::catalog::settings

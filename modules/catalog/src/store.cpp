@@ -196,8 +196,8 @@ std::vector<search_hit> search_products(store::database& db, std::string_view ma
 }
 
 std::vector<variant> variants_of(store::database& db, std::string_view product_id) {
-  static const std::string sql = "SELECT " + std::string(variant_columns) +
-                                 " FROM variants WHERE product_id = ?1 ORDER BY is_default DESC, id";
+  static const std::string sql =
+      "SELECT " + std::string(variant_columns) + " FROM variants WHERE product_id = ?1 ORDER BY is_default DESC, id";
   auto& q = db.prepare(sql);
   q.bind(1, product_id);
   std::vector<variant> out;

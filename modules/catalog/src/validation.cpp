@@ -77,8 +77,7 @@ void check_filters(const std::optional<std::int64_t>& price_min, const std::opti
   auto in_range = [](std::int64_t v) { return v >= 0 && v <= amount_max; };
   if (price_min && !in_range(*price_min)) out.push_back({"price_min", "must be an amount of minor units from 0"});
   if (price_max && !in_range(*price_max)) out.push_back({"price_max", "must be an amount of minor units from 0"});
-  if (price_min && price_max && *price_min > *price_max)
-    out.push_back({"price_max", "must not be below price_min"});
+  if (price_min && price_max && *price_min > *price_max) out.push_back({"price_max", "must not be below price_min"});
   if ((price_min || price_max) && !currency)
     out.push_back({"currency", "is required with price_min or price_max"});
   else if (currency && !price_min && !price_max)

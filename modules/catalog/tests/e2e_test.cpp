@@ -417,20 +417,23 @@ TEST_CASE("variants are managed and found by barcode over HTTP", "[catalog]") {
   CHECK(p["variants"][0]["barcode"] == "0036000291452");
   const std::string default_id = p["variants"][0]["id"];
 
-  auto red = c.post("/v1/products/" + id + "/variants",
-                    {{"sku", "SHIRT-RED"}, {"name", "Red / L"}, {"price", {{"amount", 1499}, {"currency", "EUR"}}},
-                     {"barcode", "4006381333931"}});
+  auto red = c.post("/v1/products/" + id + "/variants", {{"sku", "SHIRT-RED"},
+                                                         {"name", "Red / L"},
+                                                         {"price", {{"amount", 1499}, {"currency", "EUR"}}},
+                                                         {"barcode", "4006381333931"}});
   REQUIRE(red.status == 201);
   const std::string red_id = red.json()["id"];
   CHECK(red.header("Location") == "/v1/products/" + id + "/variants/" + red_id);
   CHECK(red.header("ETag") == "\"1\"");
 
-  auto bad = c.post("/v1/products/" + id + "/variants",
-                    {{"sku", "bad sku"}, {"price", {{"amount", 1}, {"currency", "EUR"}}}, {"barcode", "4006381333932"}});
+  auto bad =
+      c.post("/v1/products/" + id + "/variants",
+             {{"sku", "bad sku"}, {"price", {{"amount", 1}, {"currency", "EUR"}}}, {"barcode", "4006381333932"}});
   CHECK(bad.status == 422);
   CHECK(bad.error_fields() == std::set<std::string>{"sku", "barcode"});
-  auto dup = c.post("/v1/products/" + id + "/variants",
-                    {{"sku", "SHIRT-2"}, {"price", {{"amount", 1}, {"currency", "EUR"}}}, {"barcode", "4006381333931"}});
+  auto dup =
+      c.post("/v1/products/" + id + "/variants",
+             {{"sku", "SHIRT-2"}, {"price", {{"amount", 1}, {"currency", "EUR"}}}, {"barcode", "4006381333931"}});
   CHECK(dup.status == 409);
 
   auto list = c.get("/v1/products/" + id + "/variants");
@@ -490,8 +493,9 @@ TEST_CASE("the import route is for admins and reports bad rows by line", "[catal
   auto again = c.request("POST", "/v1/catalog/import", csv, {{"Content-Type", "text/csv; charset=utf-8"}});
   REQUIRE(again.status == 200);
   CHECK(again.json()["unchanged"] == 1);
-  auto jsonl = c.request("POST", "/v1/catalog/import", R"({"sku": "IMP-3", "name": "Three", "price": 5, "currency": "EUR"})",
-                         {{"Content-Type", "application/x-ndjson"}});
+  auto jsonl =
+      c.request("POST", "/v1/catalog/import", R"({"sku": "IMP-3", "name": "Three", "price": 5, "currency": "EUR"})",
+                {{"Content-Type", "application/x-ndjson"}});
   REQUIRE(jsonl.status == 200);
   CHECK(jsonl.json()["created"] == 1);
   CHECK(c.request("POST", "/v1/catalog/import", "<xml/>", {{"Content-Type", "application/xml"}}).status == 422);

@@ -502,9 +502,12 @@ constexpr auto json_fields(const create_variant_request*) {
 }
 constexpr auto json_fields(const update_variant_request*) {
   using r = update_variant_request;
-  return std::tuple{json_field("product_id", &r::product_id), json_field("variant_id", &r::variant_id),
-                    json_field("expected_version", &r::expected_version), json_field("sku", &r::sku),
-                    json_field("barcode", &r::barcode), json_field("name", &r::name),
+  return std::tuple{json_field("product_id", &r::product_id),
+                    json_field("variant_id", &r::variant_id),
+                    json_field("expected_version", &r::expected_version),
+                    json_field("sku", &r::sku),
+                    json_field("barcode", &r::barcode),
+                    json_field("name", &r::name),
                     json_field("price", &r::price)};
 }
 constexpr auto json_fields(const delete_variant_request*) {
@@ -531,9 +534,9 @@ constexpr auto json_fields(const import_problem*) {
 }
 constexpr auto json_fields(const import_report*) {
   using r = import_report;
-  return std::tuple{json_field("rows", &r::rows),           json_field("created", &r::created),
-                    json_field("updated", &r::updated),     json_field("unchanged", &r::unchanged),
-                    json_field("errors", &r::errors),       json_field("error_count", &r::error_count)};
+  return std::tuple{json_field("rows", &r::rows),       json_field("created", &r::created),
+                    json_field("updated", &r::updated), json_field("unchanged", &r::unchanged),
+                    json_field("errors", &r::errors),   json_field("error_count", &r::error_count)};
 }
 constexpr auto json_fields(const category*) {
   return std::tuple{json_field("id", &category::id),
@@ -558,17 +561,25 @@ constexpr auto json_fields(const create_product_request*) {
 constexpr auto json_fields(const get_product_request*) { return std::tuple{json_field("id", &get_product_request::id)}; }
 constexpr auto json_fields(const list_products_request*) {
   using r = list_products_request;
-  return std::tuple{json_field("limit", &r::limit),         json_field("cursor", &r::cursor, json_default),
-                    json_field("category_id", &r::category_id), json_field("status", &r::status),
-                    json_field("price_min", &r::price_min),     json_field("price_max", &r::price_max),
-                    json_field("currency", &r::currency),       json_field("in_stock", &r::in_stock)};
+  return std::tuple{json_field("limit", &r::limit),
+                    json_field("cursor", &r::cursor, json_default),
+                    json_field("category_id", &r::category_id),
+                    json_field("status", &r::status),
+                    json_field("price_min", &r::price_min),
+                    json_field("price_max", &r::price_max),
+                    json_field("currency", &r::currency),
+                    json_field("in_stock", &r::in_stock)};
 }
 constexpr auto json_fields(const search_products_request*) {
   using r = search_products_request;
-  return std::tuple{json_field("query", &r::query),         json_field("limit", &r::limit),
-                    json_field("status", &r::status),       json_field("category_id", &r::category_id),
-                    json_field("cursor", &r::cursor, json_default), json_field("price_min", &r::price_min),
-                    json_field("price_max", &r::price_max), json_field("currency", &r::currency),
+  return std::tuple{json_field("query", &r::query),
+                    json_field("limit", &r::limit),
+                    json_field("status", &r::status),
+                    json_field("category_id", &r::category_id),
+                    json_field("cursor", &r::cursor, json_default),
+                    json_field("price_min", &r::price_min),
+                    json_field("price_max", &r::price_max),
+                    json_field("currency", &r::currency),
                     json_field("in_stock", &r::in_stock)};
 }
 constexpr auto json_fields(const search_hit*) {
@@ -582,10 +593,14 @@ constexpr auto json_fields(const search_results*) {
 }
 constexpr auto json_fields(const update_product_request*) {
   using r = update_product_request;
-  return std::tuple{json_field("id", &r::id),       json_field("expected_version", &r::expected_version),
-                    json_field("sku", &r::sku),     json_field("name", &r::name),
-                    json_field("description", &r::description), json_field("price", &r::price),
-                    json_field("category_id", &r::category_id), json_field("status", &r::status),
+  return std::tuple{json_field("id", &r::id),
+                    json_field("expected_version", &r::expected_version),
+                    json_field("sku", &r::sku),
+                    json_field("name", &r::name),
+                    json_field("description", &r::description),
+                    json_field("price", &r::price),
+                    json_field("category_id", &r::category_id),
+                    json_field("status", &r::status),
                     json_field("tax_class", &r::tax_class)};
 }
 constexpr auto json_fields(const delete_product_request*) {
