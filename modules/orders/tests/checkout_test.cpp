@@ -162,7 +162,10 @@ TEST_CASE("a retried checkout with the same Idempotency-Key answers the same ord
 
 TEST_CASE("no oversell: 1000 concurrent checkouts of a SKU with 10 units confirm exactly 10",
           "[orders][checkout][concurrency][.slow]") {
-  shop s;
+  // A correctness test, not a speed one: the deadlines are wide, so a slow machine
+  // refuses nobody for lack of time.
+  shop s({{"bus.request_timeout_ms", 120000}, {"server.handler_timeout_ms", 180000},
+          {"modules.orders.step_timeout_ms", 120000}});
   s.product("RARE-1", 500);
   s.stock("RARE-1", 10);
   constexpr int buyers = 1000;
