@@ -6,6 +6,9 @@
 #include <agora/ids.hpp>
 #include <agora/log.hpp>
 
+#include <algorithm>
+#include <cctype>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -296,9 +299,16 @@ asio::awaitable<result<stock_level>> service::adjust(adjust_request req, const b
     errors.push_back({"delta", "expected a non-zero integer from -" + std::to_string(quantity_max_) + " to " +
                                    std::to_string(quantity_max_)});
   check_reason(req.reason, true, errors);
+  if (req.adjustment_id) {
+    const auto& id = *req.adjustment_id;
+    bool good = !id.empty() && id.size() <= 100 && std::all_of(id.begin(), id.end(), [](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == ':' || ch == '-';
+    });
+    if (!good) errors.push_back({"adjustment_id", "expected 1-100 of [A-Za-z0-9_:-]"});
+  }
   if (!errors.empty()) co_return error::invalid(std::move(errors));
   auto now = ctx_.clock().now_rfc3339();
-  adjustment a{ctx_.clock().new_id("adj"),
+  adjustment a{req.adjustment_id ? *req.adjustment_id : ctx_.clock().new_id("adj"),
                std::move(req.sku),
                std::move(req.location),
                req.delta,
@@ -309,6 +319,14 @@ asio::awaitable<result<stock_level>> service::adjust(adjust_request req, const b
     return db.transaction([&]() -> result<stock_level> {
       if (!sql::location_exists(db, a.location)) return error::not_found("no location has this id");
       auto row = sql::find_level(db, a.sku, a.location);
+      auto& seen = db.prepare("SELECT 1 FROM adjustments WHERE id = ?");
+      seen.bind(1, a.id);
+      bool done = seen.step();
+      seen.reset();
+      if (done) {
+        if (!row) return error::not_found("no stock level for this sku at this location");
+        return row->level;
+      }
       std::int64_t available = row ? row->level.available : 0;
       if (a.delta < 0 && -a.delta > available) return insufficient({{"delta", only_available(available)}});
       sql::ensure_level(db, a.sku, a.location, a.created_at);

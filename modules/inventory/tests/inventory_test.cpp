@@ -308,6 +308,23 @@ TEST_CASE("an adjustment may not take on-hand below what is reserved", "[invento
   CHECK(adjusted[1].level == *ok);
 }
 
+TEST_CASE("an adjustment with the caller's id is made once, however often it is sent", "[inventory]") {
+  testing::module_fixture f(inventory::module());
+  stock(f, "A", 2);
+  adjust_request back{"A", "web", 3, "order ord_1 canceled", std::string("cancel:ord_1:oli_1")};
+  auto first = f.call<adjust>(back);
+  REQUIRE(first);
+  CHECK(first->on_hand == 5);
+  auto again = f.call<adjust>(back);
+  REQUIRE(again);
+  CHECK(again->on_hand == 5);
+  CHECK(level_of(f, "A").on_hand == 5);
+  adjust_request bad{"A", "web", 1, "count", std::string("no spaces allowed")};
+  auto refused = f.call<adjust>(bad);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.err().fields.at(0).field == "adjustment_id");
+}
+
 TEST_CASE("low stock is announced once per crossing and listed while low", "[inventory]") {
   testing::module_fixture f(inventory::module());
   stock(f, "A", 10);

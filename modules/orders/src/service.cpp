@@ -398,12 +398,14 @@ asio::awaitable<service::step_outcome> service::undo_canceled(order_record& r, c
   bool committed = !released && released.err().code == errc::conflict;
   if (committed) {
     inventory::adjust_request adj;
-    // One adjustment per line, in order; the step remembers how far it got.
+    // One adjustment per line, each with an id of its own, so a retried step puts
+    // nothing back twice.
     for (const auto& l : r.o.lines) {
       adj.sku = l.sku;
       adj.location = r.o.location;
       adj.delta = l.quantity;
       adj.reason = "order " + r.o.id + " canceled";
+      adj.adjustment_id = "cancel:" + r.o.id + ":" + l.id;
       auto q = adj;
       auto o2 = step_options(tr);
       auto a = co_await ctx_.bus().call<inventory::adjust>(std::move(q), std::move(o2));

@@ -136,6 +136,10 @@ struct adjust_request {
   std::string location;
   std::int64_t delta = 0;
   std::string reason;
+  // For another module's retried step (orders putting a canceled order's stock back):
+  // the adjustment's id, 1–100 of [A-Za-z0-9_:-]. When an adjustment with this id was
+  // already recorded, the call changes nothing and answers the level as it is.
+  std::optional<std::string> adjustment_id;
 };
 
 // An adjustment as recorded.
@@ -416,7 +420,7 @@ constexpr auto json_fields(const get_reservation_request*) {
 constexpr auto json_fields(const adjust_request*) {
   using r = adjust_request;
   return std::tuple{json_field("sku", &r::sku), json_field("location", &r::location), json_field("delta", &r::delta),
-                    json_field("reason", &r::reason)};
+                    json_field("reason", &r::reason), json_field("adjustment_id", &r::adjustment_id)};
 }
 constexpr auto json_fields(const adjustment*) {
   using r = adjustment;
