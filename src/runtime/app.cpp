@@ -112,6 +112,8 @@ access admin_only() { return access::any_role({std::string(roles::admin)}, "admi
 // `every`, until the task group stops it.
 asio::awaitable<void> sweep_idempotency(store::worker& store, std::chrono::seconds retention,
                                         std::chrono::seconds every) {
+  // Stopping is the task group's cancellation: it ends the timer's wait, never a sweep's job.
+  co_await asio::this_coro::throw_if_cancelled(false);
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (;;) {
     auto job = [retention](store::database& db) { return db.sweep_idempotency(retention); };
@@ -121,6 +123,8 @@ asio::awaitable<void> sweep_idempotency(store::worker& store, std::chrono::secon
                 {{"module", store.module()}, {"error", swept.err().message}});
     else if (*swept > 0)
       log::debug("store", "idempotency keys swept", {{"module", store.module()}, {"keys", *swept}});
+    auto cancel = co_await asio::this_coro::cancellation_state;
+    if (cancel.cancelled() != asio::cancellation_type::none) co_return;
     timer.expires_after(every);
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
@@ -227,7 +231,8 @@ void app::impl::add_core_routes() {
                 nlohmann::json out = nlohmann::json::array();
                 for (const auto& d : bus->dead_letters())
                   out.push_back({{"seq", d.seq}, {"group", d.group}, {"attempts", d.attempts},
-                                 {"failed_at", d.failed_at}, {"last_error", d.last_error}, {"event", *d.ev}});
+                                 {"failed_at", d.failed_at}, {"last_error", d.last_error}, {"event", *d.ev},
+                                 {"durable", d.kept_id != 0}});
                 co_return http::json_response(200, {{"data", out}});
               },
               "listDeadLetters", "Events that exhausted their deliveries", "admin", nullptr,
@@ -321,7 +326,10 @@ void app::start() {
     s.openapi_doc = s.router.openapi("agora", "0.1.0").dump(2);
     s.server = std::make_unique<http::server>(s.io, server_options(s.cfg, s.threads), s.router, s.metrics);
     s.server->start();
-    for (auto& rm : s.modules) rm.relay->start();
+    for (auto& rm : s.modules) {
+      wait(s.io, rm.strands.front(), rm.relay->load_dead_letters());
+      rm.relay->start();
+    }
     const std::chrono::seconds retention(s.cfg.get(config::core::store_idempotency_retention_s));
     const std::chrono::seconds every(s.cfg.get(config::core::store_idempotency_sweep_s));
     for (auto& rm : s.modules)

@@ -41,6 +41,14 @@ CREATE TABLE IF NOT EXISTS _agora_idempotency (
   PRIMARY KEY (scope, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS _agora_idempotency_created ON _agora_idempotency(created_at);
+CREATE TABLE IF NOT EXISTS _agora_dead_letters (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  event          TEXT NOT NULL,
+  consumer_group TEXT NOT NULL,
+  attempts       INTEGER NOT NULL,
+  last_error     TEXT NOT NULL,
+  failed_at      TEXT NOT NULL
+);
 )sql";
 
 std::int64_t unix_seconds(const agora::clock& c) {

@@ -204,11 +204,14 @@ std::vector<std::unique_ptr<worker::job>> worker::run_group(std::vector<std::uni
       } catch (...) {
         auto e = to_error(std::current_exception(), module_);
         j->fail(e);
+        try {
+          if (db.in_transaction()) db.rollback_to(sp);
+        } catch (...) {
+        }
         if (!db.in_transaction()) {
           lost = e;
           break;
         }
-        db.rollback_to(sp);
       }
     } else {
       try {

@@ -109,7 +109,7 @@ struct runner {
 
 }  // namespace
 
-TEST_CASE("a group commits its jobs with one commit; a failing job loses only its own changes and events",
+TEST_CASE("a group commits its jobs with one commit, and a failing job loses only its own changes and events",
           "[store][group]") {
   temp_dir dir;
   agora::metrics::registry m;
@@ -254,7 +254,7 @@ TEST_CASE("a job's nested transactions are savepoints inside the group", "[store
   CHECK(*ids == std::vector<std::string>{"before", "outer", "deep"});
 }
 
-TEST_CASE("a job queued past its deadline in a group runs nothing; the others commit", "[store][group]") {
+TEST_CASE("a job queued past its deadline in a group runs nothing, and the others commit", "[store][group]") {
   temp_dir dir;
   agora::metrics::registry m;
   worker w("m", dir.path / "m.db", schema, m);
@@ -309,7 +309,7 @@ TEST_CASE("a group whose member's deadline passes before the commit writes nothi
   CHECK(*n == 0);
 }
 
-TEST_CASE("a group stops growing near a member's deadline; the rest runs in the next group", "[store][group]") {
+TEST_CASE("a group stops growing near a member deadline, and the rest runs in the next group", "[store][group]") {
   temp_dir dir;
   agora::metrics::registry m;
   worker w("m", dir.path / "m.db", schema, m);
