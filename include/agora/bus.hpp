@@ -134,12 +134,37 @@ struct subscription {
 };
 
 struct dead_letter {
-  std::uint64_t seq = 0;
+  std::uint64_t seq = 0;  // this bus's number for it (replay takes it); new at each start
   std::string group;
   event_ptr ev;
   int attempts = 0;
   error last_error;
   std::string failed_at;  // RFC 3339
+  // Set once the publishing module keeps the letter in its own store (its outbox relay
+  // writes it to _agora_dead_letters), so that it survives a restart: that module, and the
+  // row's id there. Empty and 0 while the letter lives only in the bus's memory.
+  std::string kept_by;
+  std::int64_t kept_id = 0;
+};
+
+// Told what becomes of a dead letter its publisher keeps (dead_letter::kept_id). Called on
+// a consumer's thread: it must hand the work off (the outbox relay posts to its strand).
+class dead_letter_keeper {
+ public:
+  virtual ~dead_letter_keeper() = default;
+  // A replay of letter `kept_id` was handled by its group: the letter can be forgotten.
+  virtual void handled(std::int64_t kept_id) = 0;
+  // A replay of letter `kept_id` was dead-lettered again: `now` is the letter as it stands.
+  virtual void buried_again(std::int64_t kept_id, const dead_letter& now) = 0;
+};
+
+// What a publisher (the outbox relay) learns of an event's fate.
+struct publish_hooks {
+  // Once every group has acked or dead-lettered the event (at once when none listens).
+  std::function<void()> on_settled;
+  // For each group that dead-letters the event, before that group counts as settled (so
+  // before on_settled): the letter, with its seq, as the bus lists it.
+  std::function<void(const dead_letter&)> on_buried;
 };
 
 enum class overflow { block, fail };
@@ -178,9 +203,22 @@ class bus {
   virtual asio::awaitable<result<void>> publish(event_ptr ev,
                                                 std::function<void()> on_settled = {}) = 0;
 
+  // publish, telling `hooks` of the event's fate (see publish_hooks).
+  virtual asio::awaitable<result<void>> publish_tracked(event_ptr ev, publish_hooks hooks) = 0;
+
   virtual std::vector<dead_letter> dead_letters() const = 0;
   // Puts a dead letter back at the tail of its group's queue with a fresh attempt count.
   virtual result<void> replay(std::uint64_t seq) = 0;
+  // Marks dead letter `seq` as kept by `module` under `kept_id`, so that `keeper` hears
+  // when a replay of it is handled or buried again. False when the bus no longer lists it
+  // (replayed or dropped meanwhile).
+  virtual bool keep_dead_letter(std::uint64_t seq, std::string module, std::int64_t kept_id,
+                                std::shared_ptr<dead_letter_keeper> keeper) = 0;
+  // Lists again a dead letter its publisher kept from an earlier run (letter.kept_by and
+  // kept_id set; its group is found by letter.ev->topic and letter.group). Returns its new
+  // seq. A letter whose group no consumer here serves is listed, but its replay answers
+  // unavailable.
+  virtual std::uint64_t restore_dead_letter(dead_letter letter, std::shared_ptr<dead_letter_keeper> keeper) = 0;
 
   // Depths, in-flight counts, consumers per group, responders per method.
   virtual nlohmann::json stats() const = 0;

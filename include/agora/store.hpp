@@ -12,6 +12,8 @@
 #include <boost/asio/associated_executor.hpp>
 
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <filesystem>
 #include <functional>
 #include <future>
@@ -184,14 +186,29 @@ class database {
   // around each job.
   void bound_by(std::chrono::steady_clock::time_point deadline);
 
-  // Runs f inside BEGIN IMMEDIATE ... COMMIT; rolls back if f throws. Nested calls
-  // join the outer transaction. Records agora_store_transaction_duration_seconds.
+  // Runs f inside BEGIN IMMEDIATE ... COMMIT; rolls back if f throws. A nested call (f
+  // runs inside another transaction, or a job inside the worker's group) is a SAVEPOINT:
+  // if f throws, its own changes roll back and the exception goes on to the caller, who
+  // may catch it and keep the outer transaction's other changes. Records
+  // agora_store_transaction_duration_seconds and agora_store_commits_total.
   template <class F>
   auto transaction(F&& f) -> decltype(f()) {
     if (depth_ > 0) {
-      ++depth_;
-      struct leave { int& d; ~leave() { --d; } } guard{depth_};
-      return f();
+      const int sp = savepoint();
+      try {
+        if constexpr (std::is_void_v<decltype(f())>) {
+          f();
+          release(sp);
+          return;
+        } else {
+          auto r = f();
+          release(sp);
+          return r;
+        }
+      } catch (...) {
+        rollback_to(sp);
+        throw;
+      }
     }
     begin();
     try {
@@ -208,6 +225,9 @@ class database {
       throw;
     }
   }
+  // True inside BEGIN ... COMMIT (SQLite ends a transaction by itself on some failures:
+  // a full disk, an I/O error).
+  bool in_transaction() const noexcept;
 
   // Outbox: call inside a transaction; the event is published after the commit.
   void enqueue_event(const bus::event& ev);
@@ -231,9 +251,18 @@ class database {
   std::int64_t sweep_idempotency(std::chrono::seconds retention);
 
  private:
+  friend class worker;
   void begin();
   void commit();
   void rollback();
+  // SAVEPOINT at the current depth; returns that depth, which release and rollback_to take.
+  // Remembers whether events were pending, so that rolling back to it forgets the events
+  // enqueued since.
+  int savepoint();
+  void release(int sp);
+  // Undoes what followed savepoint `sp` and closes it; when SQLite already ended the
+  // whole transaction, only forgets the depth.
+  void rollback_to(int sp);
   void migrate(std::span<const migration> migrations);
 
   sqlite3* db_ = nullptr;
@@ -245,9 +274,11 @@ class database {
   int depth_ = 0;
   bool pending_events_ = false;
   bool committed_events_ = false;
+  std::vector<bool> pending_at_savepoint_;
   std::unordered_map<std::string, std::unique_ptr<statement>> cache_;
   metrics::histogram* tx_duration_ = nullptr;
   metrics::counter* tx_failures_ = nullptr;
+  metrics::counter* commits_ = nullptr;
   std::chrono::steady_clock::time_point tx_start_;
   std::chrono::steady_clock::time_point commit_by_ = std::chrono::steady_clock::time_point::max();
 };
@@ -265,6 +296,33 @@ struct unwrap_result<result<T>> {
 error to_error(std::exception_ptr e, std::string_view module);
 
 // The module's store thread: owns the database and runs jobs in submission order.
+//
+// Group commit (options::group_commit_max > 1). The thread takes the jobs queued at that
+// moment, up to group_commit_max, and runs them in ONE transaction (BEGIN IMMEDIATE),
+// each job inside its own SAVEPOINT, so that one sync commits them all:
+// - a job that throws rolls back to its savepoint: its changes and the events it
+//   enqueued are gone, its caller gets its error, the others are untouched;
+// - a job's own db.transaction() is a savepoint inside its job's (nested ones too);
+// - read-only jobs share the group like the others (they see the earlier members'
+//   changes, as they would have after their commits);
+// - every caller is answered only after the COMMIT succeeded; if the COMMIT (or the
+//   BEGIN) fails, or SQLite ends the transaction itself (an I/O error, a full disk),
+//   every member that had run gets that error and nothing of the group is written.
+// Deadlines keep the guarantees of run(f, deadline) below:
+// - a member still queued at its deadline is refused (deadline_exceeded) and runs nothing;
+// - the group commits only while the deadline of every member that ran is ahead: before
+//   each next job the thread checks the earliest of them (less a tenth of the time left,
+//   at most 100 ms, kept for the commit); when it is near, the group stops growing and
+//   commits, and the jobs not run yet go back to the head of the queue for the next group
+//   (each job runs once; jobs are never re-run);
+// - if, at COMMIT, a member's deadline has passed all the same (a job ran past it), the
+//   whole group rolls back: the members whose deadline passed get deadline_exceeded, the
+//   others unavailable ("retry"), and nothing of the group is written. So no change
+//   commits after its caller's deadline and no caller learns of a failure for a change
+//   that was committed.
+// With group_commit_max = 1 each job runs alone, outside any transaction of the worker's,
+// and its own db.transaction() commits by itself, as before group commit.
+// Metrics: agora_store_group_size (jobs per group), agora_store_commits_total.
 class worker {
  public:
   worker(std::string module, std::filesystem::path file, std::vector<migration> migrations,
@@ -292,22 +350,21 @@ class worker {
   // call_context's deadline). A job still queued at the deadline is refused with
   // deadline_exceeded and runs nothing; one that starts waits for SQLite's locks only
   // until shortly before the deadline (then: unavailable) and does not commit after it
-  // (then: deadline_exceeded, rolled back; see database::bound_by). So the caller never
-  // learns of a failure for a change that was committed.
+  // (then: deadline_exceeded, rolled back; see database::bound_by and the group rules
+  // above). So the caller never learns of a failure for a change that was committed.
   template <class F>
   auto run(F f, std::chrono::steady_clock::time_point deadline)
       -> asio::awaitable<result<typename unwrap_result<std::invoke_result_t<F, database&>>::type>> {
     using R = result<typename unwrap_result<std::invoke_result_t<F, database&>>::type>;
     return asio::async_initiate<const asio::use_awaitable_t<>, void(R)>(
         [this, deadline](auto handler, F fn) {
-          queued_.fetch_add(1, std::memory_order_relaxed);
           auto ex = asio::get_associated_executor(handler);
-          asio::post(io_, [this, fn = std::move(fn), handler = std::move(handler), ex, deadline]() mutable {
-            R r = invoke<R>(fn, deadline);
+          auto done = [handler = std::move(handler), ex](R r) mutable {
             asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable {
               std::move(handler)(std::move(r));
             });
-          });
+          };
+          submit(std::make_unique<job_of<R, F, decltype(done)>>(std::move(fn), std::move(done), deadline));
         },
         asio::use_awaitable, std::move(f));
   }
@@ -317,8 +374,9 @@ class worker {
   auto run_sync(F f) {
     using R = result<typename unwrap_result<std::invoke_result_t<F, database&>>::type>;
     std::promise<R> p;
-    queued_.fetch_add(1, std::memory_order_relaxed);
-    asio::post(io_, [&] { p.set_value(invoke<R>(f, std::chrono::steady_clock::time_point::max())); });
+    auto done = [&p](R r) { p.set_value(std::move(r)); };
+    submit(std::make_unique<job_of<R, F, decltype(done)>>(std::move(f), std::move(done),
+                                                          std::chrono::steady_clock::time_point::max()));
     return p.get_future().get();
   }
 
@@ -327,32 +385,55 @@ class worker {
   std::size_t queued() const noexcept { return queued_.load(std::memory_order_relaxed); }
 
  private:
-  template <class R, class F>
-  R invoke(F& fn, std::chrono::steady_clock::time_point deadline) {
-    queued_.fetch_sub(1, std::memory_order_relaxed);
-    if (deadline != std::chrono::steady_clock::time_point::max() && std::chrono::steady_clock::now() >= deadline)
-      return refused_late();
-    struct unbound {
-      database& db;
-      ~unbound() { db.bound_by(std::chrono::steady_clock::time_point::max()); }
-    };
-    db_->bound_by(deadline);
-    unbound guard{*db_};
-    try {
-      if constexpr (std::is_void_v<std::invoke_result_t<F, database&>>) {
-        fn(*db_);
-        after_job();
-        return R{};
-      } else {
-        R r = fn(*db_);
-        after_job();
-        return r;
+  using time_point = std::chrono::steady_clock::time_point;
+
+  struct job {
+    explicit job(time_point d) : deadline(d) {}
+    virtual ~job() = default;
+    // Runs the function; false when it threw (the result is then the error it became).
+    virtual bool execute(database& db, const std::string& module) = 0;
+    virtual void fail(error e) = 0;
+    // The error its result holds (after execute or fail).
+    virtual error failure() const = 0;
+    // Hands the result to the caller; called once.
+    virtual void deliver() = 0;
+    time_point deadline;
+  };
+
+  template <class R, class F, class Done>
+  struct job_of final : job {
+    job_of(F f, Done d, time_point deadline) : job(deadline), fn(std::move(f)), done(std::move(d)) {}
+    bool execute(database& db, const std::string& module) override {
+      try {
+        if constexpr (std::is_void_v<std::invoke_result_t<F, database&>>) {
+          fn(db);
+          out.emplace();
+        } else {
+          out.emplace(fn(db));
+        }
+        return true;
+      } catch (...) {
+        out.emplace(to_error(std::current_exception(), module));
+        return false;
       }
-    } catch (...) {
-      after_job();
-      return to_error(std::current_exception(), module_);
     }
-  }
+    void fail(error e) override { out.emplace(std::move(e)); }
+    error failure() const override {
+      if (out && !*out) return out->err();
+      return error::internal("store failure");
+    }
+    void deliver() override { done(std::move(*out)); }
+    F fn;
+    Done done;
+    std::optional<R> out;
+  };
+
+  void submit(std::unique_ptr<job> j);
+  void drain();
+  // Runs `batch` (as one group, or one by one when group commit is off) and answers its
+  // callers; returns the jobs it did not run, for the head of the queue.
+  std::vector<std::unique_ptr<job>> run_group(std::vector<std::unique_ptr<job>>& batch);
+  void run_alone(job& j);
   void after_job();
   error refused_late();
 
@@ -367,6 +448,10 @@ class worker {
   std::unique_ptr<database> db_;
   std::function<void()> on_outbox_;
   std::atomic<std::size_t> queued_{0};
+  std::mutex mutex_;
+  std::deque<std::unique_ptr<job>> jobs_;
+  bool draining_ = false;
+  metrics::histogram* group_size_ = nullptr;
 };
 
 }  // namespace agora::store

@@ -27,7 +27,8 @@ std::chrono::milliseconds backoff_for(int attempt, const options& o) {
 
 }  // namespace
 
-asio::awaitable<result<void>> core::publish(std::shared_ptr<core> c, event_ptr ev, std::function<void()> on_settled) {
+asio::awaitable<result<void>> core::publish(std::shared_ptr<core> c, event_ptr ev, publish_hooks hooks) {
+  auto& on_settled = hooks.on_settled;
   if (!ev) co_return error{errc::invalid_argument, "no event", {}};
   if (c->draining_.load(std::memory_order_relaxed)) co_return error::unavailable("bus is draining");
   auto groups = c->groups_of(ev->topic);
@@ -50,7 +51,9 @@ asio::awaitable<result<void>> core::publish(std::shared_ptr<core> c, event_ptr e
       }
     }
   }
-  auto settle = on_settled ? std::make_shared<settle_state>(list.size(), std::move(on_settled)) : nullptr;
+  auto settle = on_settled || hooks.on_buried
+                    ? std::make_shared<settle_state>(list.size(), std::move(on_settled), std::move(hooks.on_buried))
+                    : nullptr;
   const auto hash = c->partition_of(*ev);
   for (const auto& g : list) c->enqueue(g, delivery{ev, settle, 0}, hash);
   co_return ok();
@@ -164,6 +167,7 @@ asio::awaitable<void> core::run_partition(std::shared_ptr<core> self, std::share
       r = error::internal("event handler failed");
     }
     if (r) {
+      if (d.kept && d.kept->keeper) d.kept->keeper->handled(d.kept->id);
       self->settle(d);
       continue;
     }

@@ -105,7 +105,20 @@ class local_bus final : public bus {
   void subscribe(subscription s) override { core_->subscribe(std::move(s)); }
 
   asio::awaitable<result<void>> publish(event_ptr ev, std::function<void()> on_settled) override {
-    return core::publish(core_, std::move(ev), std::move(on_settled));
+    return core::publish(core_, std::move(ev), publish_hooks{std::move(on_settled), {}});
+  }
+
+  asio::awaitable<result<void>> publish_tracked(event_ptr ev, publish_hooks hooks) override {
+    return core::publish(core_, std::move(ev), std::move(hooks));
+  }
+
+  bool keep_dead_letter(std::uint64_t seq, std::string module, std::int64_t kept_id,
+                        std::shared_ptr<dead_letter_keeper> keeper) override {
+    return core_->keep_dead_letter(seq, std::move(module), kept_id, std::move(keeper));
+  }
+
+  std::uint64_t restore_dead_letter(dead_letter letter, std::shared_ptr<dead_letter_keeper> keeper) override {
+    return core_->restore_dead_letter(std::move(letter), std::move(keeper));
   }
 
   std::vector<dead_letter> dead_letters() const override { return core_->dead_letters(); }

@@ -193,15 +193,25 @@ struct consumer_state {
 };
 
 struct settle_state {
-  settle_state(std::size_t groups, std::function<void()> fn) : remaining(groups), fn(std::move(fn)) {}
+  settle_state(std::size_t groups, std::function<void()> fn, std::function<void(const dead_letter&)> buried = {})
+      : remaining(groups), fn(std::move(fn)), on_buried(std::move(buried)) {}
   std::atomic<std::size_t> remaining;
   std::function<void()> fn;
+  std::function<void(const dead_letter&)> on_buried;
+};
+
+// A dead letter its publisher keeps durably.
+struct kept_link {
+  std::string module;
+  std::int64_t id = 0;
+  std::shared_ptr<dead_letter_keeper> keeper;
 };
 
 struct delivery {
   event_ptr ev;
   std::shared_ptr<settle_state> settle;
   int attempts = 0;
+  std::shared_ptr<const kept_link> kept;  // set on the replay of a kept letter
 };
 
 // One ordered lane of a group. At most one run (a coroutine on the owner's executor)
@@ -335,7 +345,8 @@ using group_list = std::vector<std::shared_ptr<group_state>>;
 
 struct dead_entry {
   dead_letter letter;
-  std::shared_ptr<group_state> group;
+  std::shared_ptr<group_state> group;  // null for a restored letter no group here serves
+  std::shared_ptr<const kept_link> kept;
 };
 
 class core : public std::enable_shared_from_this<core> {
@@ -358,8 +369,7 @@ class core : public std::enable_shared_from_this<core> {
                                                   request_options opts);
 
   // events.cpp
-  static asio::awaitable<result<void>> publish(std::shared_ptr<core> c, event_ptr ev,
-                                               std::function<void()> on_settled);
+  static asio::awaitable<result<void>> publish(std::shared_ptr<core> c, event_ptr ev, publish_hooks hooks);
   void subscribe(subscription s);
   std::shared_ptr<const group_list> groups_of(std::string_view topic) const;
   std::vector<std::shared_ptr<group_state>> all_groups() const;
@@ -382,6 +392,9 @@ class core : public std::enable_shared_from_this<core> {
   // dead_letters.cpp
   std::vector<dead_letter> dead_letters() const;
   result<void> replay(std::uint64_t seq);
+  bool keep_dead_letter(std::uint64_t seq, std::string module, std::int64_t id,
+                        std::shared_ptr<dead_letter_keeper> keeper);
+  std::uint64_t restore_dead_letter(dead_letter letter, std::shared_ptr<dead_letter_keeper> keeper);
 
   // local_bus.cpp
   nlohmann::json stats() const;

@@ -2,12 +2,16 @@
 #include <agora/auth.hpp>
 #include <agora/local_bus.hpp>
 #include <agora/log.hpp>
+#include <agora/task_group.hpp>
 
 #include "runtime/outbox_relay.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 #include <fmt/format.h>
@@ -104,6 +108,29 @@ std::optional<std::uint64_t> parse_sequence(std::string_view text) {
 
 access admin_only() { return access::any_role({std::string(roles::admin)}, "admin"); }
 
+// Forgets a module's idempotency keys older than the retention, at start and then every
+// `every`, until the task group stops it.
+asio::awaitable<void> sweep_idempotency(store::worker& store, std::chrono::seconds retention,
+                                        std::chrono::seconds every) {
+  // Stopping is the task group's cancellation: it ends the timer's wait, never a sweep's job.
+  co_await asio::this_coro::throw_if_cancelled(false);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    auto job = [retention](store::database& db) { return db.sweep_idempotency(retention); };
+    auto swept = co_await store.run(std::move(job));
+    if (!swept)
+      log::warn("store", "idempotency sweep failed; retried at the next one",
+                {{"module", store.module()}, {"error", swept.err().message}});
+    else if (*swept > 0)
+      log::debug("store", "idempotency keys swept", {{"module", store.module()}, {"keys", *swept}});
+    auto cancel = co_await asio::this_coro::cancellation_state;
+    if (cancel.cancelled() != asio::cancellation_type::none) co_return;
+    timer.expires_after(every);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+  }
+}
+
 template <class T>
 T wait(asio::io_context& io, asio::any_io_executor ex, asio::awaitable<T> a) {
   return asio::co_spawn(ex, std::move(a), asio::use_future).get();
@@ -134,6 +161,7 @@ struct app::impl {
   std::unique_ptr<http::server> server;
   std::shared_ptr<auth::identity_authenticator> authenticator;
   std::vector<running_module> modules;
+  task_group sweeps;
   std::string openapi_doc;
   // Set by run_command: start only this module and its dependencies, without the HTTP
   // listener and the outbox relays.
@@ -203,7 +231,8 @@ void app::impl::add_core_routes() {
                 nlohmann::json out = nlohmann::json::array();
                 for (const auto& d : bus->dead_letters())
                   out.push_back({{"seq", d.seq}, {"group", d.group}, {"attempts", d.attempts},
-                                 {"failed_at", d.failed_at}, {"last_error", d.last_error}, {"event", *d.ev}});
+                                 {"failed_at", d.failed_at}, {"last_error", d.last_error}, {"event", *d.ev},
+                                 {"durable", d.kept_id != 0}});
                 co_return http::json_response(200, {{"data", out}});
               },
               "listDeadLetters", "Events that exhausted their deliveries", "admin", nullptr,
@@ -297,7 +326,15 @@ void app::start() {
     s.openapi_doc = s.router.openapi("agora", "0.1.0").dump(2);
     s.server = std::make_unique<http::server>(s.io, server_options(s.cfg, s.threads), s.router, s.metrics);
     s.server->start();
-    for (auto& rm : s.modules) rm.relay->start();
+    for (auto& rm : s.modules) {
+      wait(s.io, rm.strands.front(), rm.relay->load_dead_letters());
+      rm.relay->start();
+    }
+    const std::chrono::seconds retention(s.cfg.get(config::core::store_idempotency_retention_s));
+    const std::chrono::seconds every(s.cfg.get(config::core::store_idempotency_sweep_s));
+    for (auto& rm : s.modules)
+      s.sweeps.spawn(asio::make_strand(s.io.get_executor()), sweep_idempotency(*rm.store, retention, every),
+                     "idempotency sweep of " + rm.def->name);
     s.is_ready = true;
     // Always written, whatever the level: scripts and people read the port from it.
     log::global().write(log::level::info, "runtime",
@@ -412,6 +449,7 @@ void app::impl::shutdown(bool graceful) {
         if (!flushed) log::warn("runtime", "outbox not empty at shutdown; it is published at the next start", {{"module", rm.def->name}});
       }
     }
+    wait(io, ex, sweeps.stop());
     if (bus) wait(io, ex, bus->drain(graceful ? deadline : bus::clock::now()));
     for (auto it = modules.rbegin(); it != modules.rend(); ++it) {
       if (it->relay) wait(io, ex, it->relay->stop());

@@ -2,6 +2,8 @@
 
 #include <agora/log.hpp>
 
+#include <fmt/format.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -16,7 +18,99 @@ struct outbox_row {
   std::string event;
 };
 constexpr std::size_t batch = 256;
+
+struct kept_row {
+  std::uint64_t bus_seq;
+  std::int64_t id;
+};
 }  // namespace
+
+class outbox_relay::keeper final : public bus::dead_letter_keeper {
+ public:
+  explicit keeper(std::weak_ptr<outbox_relay> r) : relay_(std::move(r)) {}
+  void handled(std::int64_t id) override {
+    if (auto r = relay_.lock()) r->forget_letter(id);
+  }
+  void buried_again(std::int64_t id, const bus::dead_letter& now) override {
+    if (auto r = relay_.lock()) r->update_letter(id, now);
+  }
+
+ private:
+  std::weak_ptr<outbox_relay> relay_;
+};
+
+void outbox_relay::forget_letter(std::int64_t id) {
+  tasks_.spawn(ex_, forget_row(id), "dead letter of " + module_);
+}
+
+void outbox_relay::update_letter(std::int64_t id, const bus::dead_letter& now) {
+  tasks_.spawn(ex_, update_row(id, now.attempts, nlohmann::json(now.last_error).dump(), now.failed_at),
+               "dead letter of " + module_);
+}
+
+asio::awaitable<void> outbox_relay::forget_row(std::int64_t id) {
+  auto del = [id](store::database& db) {
+    db.prepare("DELETE FROM _agora_dead_letters WHERE id = ?").bind(1, id).run();
+  };
+  auto r = co_await store_.run(std::move(del));
+  if (!r)
+    log::warn("outbox", "could not forget a replayed dead letter; it shows again after a restart",
+              {{"module", module_}, {"id", id}});
+}
+
+asio::awaitable<void> outbox_relay::update_row(std::int64_t id, int attempts, std::string last_error,
+                                               std::string failed_at) {
+  auto upd = [&](store::database& db) {
+    db.prepare("UPDATE _agora_dead_letters SET attempts = ?, last_error = ?, failed_at = ? WHERE id = ?")
+        .bind_all(static_cast<std::int64_t>(attempts), last_error, failed_at, id)
+        .run();
+  };
+  auto r = co_await store_.run(std::move(upd));
+  if (!r) log::warn("outbox", "could not update a dead letter", {{"module", module_}, {"id", id}});
+}
+
+asio::awaitable<std::size_t> outbox_relay::load_dead_letters() {
+  if (!keeper_) keeper_ = std::make_shared<keeper>(weak_from_this());
+  struct row {
+    std::int64_t id;
+    std::string event, group;
+    std::int64_t attempts;
+    std::string last_error, failed_at;
+  };
+  auto read = [](store::database& db) {
+    std::vector<row> out;
+    auto& q = db.prepare(
+        "SELECT id, event, consumer_group, attempts, last_error, failed_at FROM _agora_dead_letters ORDER BY id");
+    while (q.step()) {
+      row r;
+      q.columns(r.id, r.event, r.group, r.attempts, r.last_error, r.failed_at);
+      out.push_back(std::move(r));
+    }
+    return out;
+  };
+  auto rows = co_await store_.run(std::move(read));
+  if (!rows) throw std::runtime_error(fmt::format("{}: cannot read its dead letters: {}", module_, rows.err().message));
+  std::size_t n = 0;
+  for (auto& r : *rows) {
+    bus::dead_letter d;
+    try {
+      d.ev = std::make_shared<const bus::event>(nlohmann::json::parse(r.event).get<bus::event>());
+      d.last_error = nlohmann::json::parse(r.last_error).get<error>();
+    } catch (const std::exception&) {
+      log::error("outbox", "an unreadable dead letter is left in the store", {{"module", module_}, {"id", r.id}});
+      continue;
+    }
+    d.group = std::move(r.group);
+    d.attempts = static_cast<int>(r.attempts);
+    d.failed_at = std::move(r.failed_at);
+    d.kept_by = module_;
+    d.kept_id = r.id;
+    bus_.restore_dead_letter(std::move(d), keeper_);
+    ++n;
+  }
+  if (n > 0) log::info("outbox", "dead letters listed again", {{"module", module_}, {"count", n}});
+  co_return n;
+}
 
 outbox_relay::outbox_relay(std::string module, store::worker& store, bus::bus& b, bus::executor ex,
                            metrics::registry& m, std::chrono::milliseconds idle_reread)
@@ -32,6 +126,7 @@ outbox_relay::outbox_relay(std::string module, store::worker& store, bus::bus& b
                           {{"module", module_}})) {}
 
 void outbox_relay::start() {
+  if (!keeper_) keeper_ = std::make_shared<keeper>(weak_from_this());
   running_ = true;
   tasks_.spawn(ex_, run(shared_from_this()), "outbox relay of " + module_);
 }
@@ -70,15 +165,38 @@ void outbox_relay::wake_flushers() {
 asio::awaitable<void> outbox_relay::delete_settled() {
   auto seqs = std::move(settled_);
   settled_.clear();
-  auto job = [seqs = std::move(seqs)](store::database& db) {
+  std::vector<bus::dead_letter> letters;
+  for (auto seq : seqs) {
+    auto it = buried_.find(seq);
+    if (it == buried_.end()) continue;
+    for (auto& d : it->second) letters.push_back(std::move(d));
+    buried_.erase(it);
+  }
+  auto job = [seqs = std::move(seqs), &letters](store::database& db) {
+    std::vector<kept_row> kept;
     db.transaction([&] {
+      for (const auto& d : letters) {
+        db.prepare(
+              "INSERT INTO _agora_dead_letters(event, consumer_group, attempts, last_error, failed_at) "
+              "VALUES (?, ?, ?, ?, ?)")
+            .bind_all(nlohmann::json(*d.ev).dump(), d.group, static_cast<std::int64_t>(d.attempts),
+                      nlohmann::json(d.last_error).dump(), d.failed_at)
+            .run();
+        auto& id = db.prepare("SELECT last_insert_rowid()");
+        id.step();
+        kept.push_back({d.seq, id.int64(0)});
+        id.reset();
+      }
       for (auto seq : seqs) db.prepare("DELETE FROM _agora_outbox WHERE seq = ?").bind(1, seq).run();
     });
+    return kept;
   };
   auto r = co_await store_.run(std::move(job));
   if (!r) {
     log::warn("outbox", "could not delete settled rows; they will be published again", {{"module", module_}});
+    co_return;
   }
+  for (const auto& k : *r) bus_.keep_dead_letter(k.bus_seq, module_, k.id, keeper_);
 }
 
 asio::awaitable<void> outbox_relay::loop() {
@@ -121,10 +239,14 @@ asio::awaitable<void> outbox_relay::loop() {
         pending_.set(static_cast<double>(unsettled_.size()));
         auto seq = row.seq;
         auto shared = std::make_shared<const bus::event>(std::move(ev));
-        std::function<void()> on_settled = [self = shared_from_this(), seq] {
+        bus::publish_hooks hooks;
+        hooks.on_settled = [self = shared_from_this(), seq] {
           asio::post(self->ex_, [self, seq] { self->settle(seq); });
         };
-        auto r = co_await bus_.publish(std::move(shared), std::move(on_settled));
+        hooks.on_buried = [self = shared_from_this(), seq](const bus::dead_letter& d) {
+          asio::post(self->ex_, [self, seq, d] { self->buried_[seq].push_back(d); });
+        };
+        auto r = co_await bus_.publish_tracked(std::move(shared), std::move(hooks));
         if (!r) {
           unsettled_.erase(seq);
           dirty_ = true;

@@ -11,6 +11,7 @@
 #include <chrono>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -25,6 +26,14 @@ namespace asio = boost::asio;
 // still holds, so events committed before a crash are delivered after it; consumers'
 // inboxes make the repeat harmless.
 //
+// Dead letters are kept here too, so that no event is lost at a restart: when a group
+// dead-letters an event, the relay writes the letter to the module's _agora_dead_letters
+// in the same transaction that deletes the event's outbox row (until then the row stays,
+// and a crash republishes the event). load_dead_letters() lists them on the bus again at
+// start; a replay that its group handles deletes the row, one buried again updates it.
+// (A replay made in the moment between the burial and that write may leave the row: the
+// letter then shows again after a restart, at least once, never lost.)
+//
 // Everything below runs on `ex` (a strand). The relay sleeps only when, in the same strand
 // turn, it has nothing to delete and nothing to read; a settle or a notify that lands later
 // cuts that sleep short. Without a notify it rereads the outbox every `idle_reread`.
@@ -33,6 +42,9 @@ class outbox_relay : public std::enable_shared_from_this<outbox_relay> {
   outbox_relay(std::string module, store::worker& store, bus::bus& b, bus::executor ex, metrics::registry& m,
                std::chrono::milliseconds idle_reread = std::chrono::seconds(5));
 
+  // Lists the dead letters kept from earlier runs on the bus again (call before start(),
+  // once the module's consumers have subscribed); returns how many.
+  asio::awaitable<std::size_t> load_dead_letters();
   void start();
   // Thread-safe: new rows were committed.
   void notify();
@@ -48,6 +60,11 @@ class outbox_relay : public std::enable_shared_from_this<outbox_relay> {
   asio::awaitable<bool> flush_here(bus::clock::time_point deadline);
   asio::awaitable<void> delete_settled();
   void settle(std::int64_t seq);
+  class keeper;
+  void forget_letter(std::int64_t id);
+  void update_letter(std::int64_t id, const bus::dead_letter& now);
+  asio::awaitable<void> forget_row(std::int64_t id);
+  asio::awaitable<void> update_row(std::int64_t id, int attempts, std::string last_error, std::string failed_at);
   bool busy() const noexcept { return dirty_ || !unsettled_.empty() || !settled_.empty(); }
   void wake_flushers();
 
@@ -62,6 +79,8 @@ class outbox_relay : public std::enable_shared_from_this<outbox_relay> {
   std::int64_t last_seq_ = 0;
   std::set<std::int64_t> unsettled_;
   std::vector<std::int64_t> settled_;
+  std::map<std::int64_t, std::vector<bus::dead_letter>> buried_;  // by outbox seq, until its row is deleted
+  std::shared_ptr<bus::dead_letter_keeper> keeper_;
   bool dirty_ = true;
   bool running_ = false;
   metrics::counter& published_;

@@ -41,6 +41,14 @@ CREATE TABLE IF NOT EXISTS _agora_idempotency (
   PRIMARY KEY (scope, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS _agora_idempotency_created ON _agora_idempotency(created_at);
+CREATE TABLE IF NOT EXISTS _agora_dead_letters (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  event          TEXT NOT NULL,
+  consumer_group TEXT NOT NULL,
+  attempts       INTEGER NOT NULL,
+  last_error     TEXT NOT NULL,
+  failed_at      TEXT NOT NULL
+);
 )sql";
 
 std::int64_t unix_seconds(const agora::clock& c) {
@@ -117,6 +125,9 @@ database::database(std::filesystem::path file, std::string module, std::span<con
                                           {{"module", module_}});
     tx_failures_ = &metrics->counter_of("agora_store_transaction_failures_total",
                                         "Store transactions rolled back", {{"module", module_}});
+    commits_ = &metrics->counter_of("agora_store_commits_total",
+                                    "Store transactions committed (under durability full, one sync each)",
+                                    {{"module", module_}});
   }
   std::error_code ec;
   if (file_.has_parent_path()) std::filesystem::create_directories(file_.parent_path(), ec);
@@ -202,10 +213,45 @@ void database::commit() {
     throw deadline_passed(fmt::format("{} transaction would commit after its caller's deadline", module_));
   prepare("COMMIT").run();
   depth_ = 0;
+  if (commits_) commits_->inc();
   if (pending_events_) committed_events_ = true;
   pending_events_ = false;
   if (tx_duration_)
     tx_duration_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - tx_start_).count());
+}
+
+bool database::in_transaction() const noexcept { return db_ && !sqlite3_get_autocommit(db_); }
+
+int database::savepoint() {
+  const int sp = depth_;
+  prepare(fmt::format("SAVEPOINT agora_sp{}", sp)).run();
+  depth_ = sp + 1;
+  pending_at_savepoint_.resize(static_cast<std::size_t>(sp) + 1);
+  pending_at_savepoint_[static_cast<std::size_t>(sp)] = pending_events_;
+  return sp;
+}
+
+void database::release(int sp) {
+  prepare(fmt::format("RELEASE agora_sp{}", sp)).run();
+  depth_ = sp;
+}
+
+void database::rollback_to(int sp) {
+  if (tx_failures_) tx_failures_->inc();
+  if (!in_transaction()) {
+    depth_ = 0;
+    return;
+  }
+  depth_ = sp;
+  if (static_cast<std::size_t>(sp) < pending_at_savepoint_.size())
+    pending_events_ = pending_at_savepoint_[static_cast<std::size_t>(sp)];
+  try {
+    prepare(fmt::format("ROLLBACK TO agora_sp{}", sp)).run();
+    prepare(fmt::format("RELEASE agora_sp{}", sp)).run();
+  } catch (const sqlite_error&) {
+    rollback();
+    throw;
+  }
 }
 
 void database::rollback() {

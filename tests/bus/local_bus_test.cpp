@@ -919,3 +919,127 @@ TEST_CASE("drain waits for requests in flight and returns as the last one ends",
   REQUIRE(reply.get());
   CHECK(b->stats()["requests_in_flight"] == 0);
 }
+
+namespace {
+
+struct recording_keeper final : bus::dead_letter_keeper {
+  std::mutex mu;
+  std::vector<std::int64_t> handled_ids;
+  std::vector<std::pair<std::int64_t, int>> buried;  // id, attempts
+  notice any_handled;
+  notice any_buried;
+  void handled(std::int64_t id) override {
+    {
+      std::lock_guard lock(mu);
+      handled_ids.push_back(id);
+    }
+    any_handled.set();
+  }
+  void buried_again(std::int64_t id, const bus::dead_letter& now) override {
+    {
+      std::lock_guard lock(mu);
+      buried.emplace_back(id, now.attempts);
+    }
+    any_buried.set();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a publisher hears of its buried event, and the keeper of a kept letter of its replay", "[bus]") {
+  harness h;
+  bus::options o;
+  o.max_attempts = 2;
+  o.backoff_initial = 1ms;
+  o.backoff_max = 1ms;
+  auto b = h.make(o);
+  std::atomic<bool> healthy{false};
+  b->subscribe(sub("t.kept", "g", "g#0", h.strand(), [&](const bus::event&) -> asio::awaitable<result<void>> {
+    if (!healthy) co_return error::unavailable("down");
+    co_return agora::ok();
+  }));
+  std::vector<bus::dead_letter> heard;
+  std::mutex heard_mu;
+  notice settled;
+  bus::publish_hooks hooks;
+  hooks.on_buried = [&](const bus::dead_letter& d) {
+    std::lock_guard lock(heard_mu);
+    heard.push_back(d);
+  };
+  hooks.on_settled = [&] { settled.set(); };
+  REQUIRE(run(h.strand(), b->publish_tracked(make_event("t.kept", "k", 1, "poison"), std::move(hooks))));
+  REQUIRE(settled.wait());
+  {
+    std::lock_guard lock(heard_mu);
+    REQUIRE(heard.size() == 1);  // heard before it settled
+    CHECK(heard[0].group == "g");
+    CHECK(heard[0].attempts == 2);
+  }
+  auto keeper = std::make_shared<recording_keeper>();
+  REQUIRE(b->keep_dead_letter(heard[0].seq, "pub", 41, keeper));
+  CHECK_FALSE(b->keep_dead_letter(9999, "pub", 42, keeper));
+  auto dead = b->dead_letters();
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].kept_by == "pub");
+  CHECK(dead[0].kept_id == 41);
+
+  // Buried again after a replay: the keeper hears it, and the new letter is still kept.
+  REQUIRE(b->replay(dead[0].seq));
+  REQUIRE(keeper->any_buried.wait());
+  REQUIRE(eventually([&] { return b->dead_letters().size() == 1; }));
+  dead = b->dead_letters();
+  CHECK(dead[0].kept_id == 41);
+  {
+    std::lock_guard lock(keeper->mu);
+    REQUIRE(keeper->buried.size() == 1);
+    CHECK(keeper->buried[0] == std::pair<std::int64_t, int>{41, 2});
+  }
+  // Handled after a replay: the keeper hears it and the bus lists nothing.
+  healthy = true;
+  REQUIRE(b->replay(dead[0].seq));
+  REQUIRE(keeper->any_handled.wait());
+  {
+    std::lock_guard lock(keeper->mu);
+    CHECK(keeper->handled_ids == std::vector<std::int64_t>{41});
+  }
+  CHECK(b->dead_letters().empty());
+}
+
+TEST_CASE("a restored dead letter is listed with a new seq, and one of an unserved group cannot be replayed", "[bus]") {
+  harness h;
+  auto b = h.make();
+  std::atomic<int> handled{0};
+  b->subscribe(sub("t.restored", "g", "g#0", h.strand(), [&](const bus::event&) -> asio::awaitable<result<void>> {
+    ++handled;
+    co_return agora::ok();
+  }));
+  auto keeper = std::make_shared<recording_keeper>();
+  bus::dead_letter served;
+  served.group = "g";
+  served.ev = make_event("t.restored", "k", 1, "a");
+  served.attempts = 5;
+  served.kept_by = "pub";
+  served.kept_id = 7;
+  bus::dead_letter orphan = served;
+  orphan.group = "gone";
+  orphan.kept_id = 8;
+  const auto s1 = b->restore_dead_letter(served, keeper);
+  const auto s2 = b->restore_dead_letter(orphan, keeper);
+  CHECK(s1 != s2);
+  auto dead = b->dead_letters();
+  REQUIRE(dead.size() == 2);
+  CHECK(dead[0].seq == s1);
+  CHECK(dead[0].kept_id == 7);
+  auto refused = b->replay(s2);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.err().code == errc::unavailable);
+  REQUIRE(b->replay(s1));
+  REQUIRE(keeper->any_handled.wait());
+  CHECK(handled == 1);
+  {
+    std::lock_guard lock(keeper->mu);
+    CHECK(keeper->handled_ids == std::vector<std::int64_t>{7});
+  }
+  REQUIRE(b->dead_letters().size() == 1);
+  CHECK(b->dead_letters()[0].group == "gone");
+}
