@@ -62,7 +62,7 @@ key="$(curl -sf -X POST -H "Authorization: Bearer $token" -H 'Content-Type: appl
   -d '{"name":"bench","scopes":["account"]}' "$base/v1/api-keys" | sed 's/.*"key":"\([^"]*\)".*/\1/')"
 id="$(curl -sf -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   -d '{"sku":"BENCH-1","name":"Benchmark lamp","description":"A lamp used by the auth benchmark.","price":{"amount":4999,"currency":"EUR"}}' \
-  "$base/v1/products" | sed 's/.*"id":"\([^"]*\)".*/\1/')"
+  "$base/v1/products" | grep -o '"id":"prod_[^"]*"' | head -1 | cut -d'"' -f4)"
 url="$base/v1/products/$id"
 curl -sf -H "Authorization: Bearer $token" "$url" >/dev/null
 curl -sf -H "X-API-Key: $key" "$url" >/dev/null

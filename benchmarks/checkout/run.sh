@@ -12,9 +12,15 @@ secs="${1:-15}"; client_counts="${2:-64 256 1000}"
 search_products="${SEARCH_PRODUCTS:-100000}"
 command -v python3 >/dev/null || { echo "install python3" >&2; exit 2; }
 
-cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DAGORA_WITH_TORCH=OFF -DAGORA_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench --target agora agora_checkout_bench >/dev/null
-bench=./build-bench/benchmarks/checkout/agora_checkout_bench
+# AGORA_BENCH_BUILD=DIR uses an already configured build folder (its type is printed).
+build="${AGORA_BENCH_BUILD:-build-bench}"
+if [ -z "${AGORA_BENCH_BUILD:-}" ]; then
+  cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DAGORA_WITH_TORCH=OFF -DAGORA_BUILD_TESTS=OFF >/dev/null
+fi
+cmake --build "$build" --target agora agora_checkout_bench >/dev/null
+bench="./$build/benchmarks/checkout/agora_checkout_bench"
+agora="./$build/src/agora"
+echo "build: $build ($(grep -o 'CMAKE_BUILD_TYPE:STRING=.*' "$build/CMakeCache.txt" | cut -d= -f2)), $(nproc) cores"
 
 work="$(mktemp -d)"
 cleanup() { kill "${agora_pid:-}" 2>/dev/null || true; sleep 0.3; rm -rf "$work"; }
@@ -25,7 +31,7 @@ email=bench-admin@example.com; password='benchmark admin password'
 start_agora() {
   rm -rf "$work/db"; : >"$work/agora.log"
   AGORA_MODULES_CUSTOMERS_ADMIN_EMAIL=$email AGORA_MODULES_CUSTOMERS_ADMIN_PASSWORD=$password \
-    ./build-bench/src/agora serve --port 0 --data-dir "$work/db" --config /dev/null --log-level warn \
+    "$agora" serve --port 0 --data-dir "$work/db" --config /dev/null --log-level warn \
     --set server.io_threads="${AGORA_IO_THREADS:-0}" \
     --set server.max_connections_per_client=4096 \
     --set modules.customers.password_memory_kib=64 --set modules.customers.password_iterations=1 \
@@ -65,10 +71,10 @@ for i in range(int(sys.argv[1])):
                       "description": f"A {name} for the benchmark"}))
 PY
 rm -rf "$work/db"
-./build-bench/src/agora catalog import "$work/products.jsonl" --data-dir "$work/db" --config /dev/null >"$work/import.log" 2>&1 ||
+"$agora" catalog import "$work/products.jsonl" --data-dir "$work/db" --config /dev/null >"$work/import.log" 2>&1 ||
   { tail -5 "$work/import.log"; echo "import failed" >&2; exit 1; }
 AGORA_MODULES_CUSTOMERS_ADMIN_EMAIL=$email AGORA_MODULES_CUSTOMERS_ADMIN_PASSWORD=$password \
-  ./build-bench/src/agora serve --port 0 --data-dir "$work/db" --config /dev/null --log-level warn >"$work/agora.log" 2>&1 &
+  "$agora" serve --port 0 --data-dir "$work/db" --config /dev/null --log-level warn >"$work/agora.log" 2>&1 &
 agora_pid=$!
 port=""
 for _ in $(seq 1 300); do

@@ -34,7 +34,7 @@ token="$(curl -sf -X POST -H 'Content-Type: application/json' \
 product="$(curl -sf -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
   -d '{"sku":"BENCH-1","name":"Benchmark lamp","description":"A lamp used by the HTTP benchmark.","price":{"amount":4999,"currency":"EUR"}}' \
   "http://127.0.0.1:$port/v1/products")"
-id="$(echo "$product" | sed 's/.*"id":"\([^"]*\)".*/\1/')"
+id="$(echo "$product" | grep -o '"id":"prod_[^"]*"' | head -1 | cut -d'"' -f4)"
 
 mkdir -p "$work/www"
 # nginx's workers run as an unprivileged user when started as root: let them read.

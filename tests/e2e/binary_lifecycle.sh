@@ -17,7 +17,7 @@ curl -sf "http://127.0.0.1:$PORT/readyz" | grep -q '"ready"'
 auth="Authorization: Bearer $(admin_token)"
 id=$(curl -sf -X POST -H 'Content-Type: application/json' -H "$auth" \
   -d '{"sku":"LIFE-1","name":"Lamp","price":{"amount":1999,"currency":"EUR"}}' \
-  "http://127.0.0.1:$PORT/v1/products" | sed 's/.*"id":"\([^"]*\)".*/\1/')
+  "http://127.0.0.1:$PORT/v1/products" | grep -o '"id":"prod_[^"]*"' | head -1 | cut -d'"' -f4)
 [ -n "$id" ]
 kill -TERM $AGORA_PID
 status=0; wait $AGORA_PID || status=$?

@@ -23,7 +23,7 @@ for sku in CMD-1 CMD-2; do
     -d "{\"sku\":\"$sku\",\"name\":\"Lamp $sku\",\"price\":{\"amount\":500,\"currency\":\"EUR\"}}" \
     "$base/v1/products" >"$DATA/$sku.json"
 done
-id=$(sed 's/.*"id":"\([^"]*\)".*/\1/' "$DATA/CMD-2.json")
+id=$(grep -o '"id":"prod_[^"]*"' "$DATA/CMD-2.json" | head -1 | cut -d'"' -f4)
 curl -sf -X PATCH -H 'Content-Type: application/json' -H "$auth" -d '{"status":"archived"}' "$base/v1/products/$id" >/dev/null
 kill -TERM $AGORA_PID
 wait $AGORA_PID
@@ -44,7 +44,7 @@ refused() {  # refused WANTED_TEXT ARGS...: exit status 2 and WANTED_TEXT on std
   [ ! -s "$DATA/out" ] || fail "agora $* wrote to stdout: $(cat "$DATA/out")"
 }
 refused "unknown command 'nosuch'" nosuch stats
-refused "agora catalog: unknown command 'nosuch' (it has: stats, reindex)" catalog nosuch
+refused "agora catalog: unknown command 'nosuch' (it has: stats, reindex, import)" catalog nosuch
 refused "which command?" catalog
 refused "usage: agora catalog stats \[--json\]" catalog stats --yaml
 refused "unexpected argument 'extra'" catalog stats extra

@@ -162,7 +162,6 @@ asio::awaitable<result<void>> service::store_record(order_record& r, std::string
   co_return ok();
 }
 
-// ---- the saga ----------------------------------------------------------------------
 
 asio::awaitable<void> service::drive(std::string id, bus::trace tr) {
   auto job = [id](store::database& db) { return rows::load(db, id); };
@@ -430,7 +429,6 @@ asio::awaitable<service::step_outcome> service::undo_canceled(order_record& r, c
   co_return saved ? step_outcome::advanced : step_outcome::retry;
 }
 
-// ---- handlers ----------------------------------------------------------------------
 
 asio::awaitable<result<order_record>> service::load(const std::string& id, const bus::call_context& c) {
   if (!is_well_formed_id(id, "ord")) co_return error::not_found("no order " + id);

@@ -130,7 +130,7 @@ TEST_CASE("a checkout reserves, charges and commits: the order is paid, the stoc
   CHECK(got.header("etag") == "\"" + std::to_string(got.json().at("version").get<int>()) + "\"");
 }
 
-TEST_CASE("a retried checkout with the same Idempotency-Key answers the same order; another body is 422",
+TEST_CASE("a retried checkout with the same Idempotency-Key answers the same order, and another body with it is 422",
           "[orders][checkout][idempotency]") {
   shop s;
   s.product("MUG-1", 1000);
@@ -229,7 +229,7 @@ TEST_CASE("no oversell: 1000 concurrent checkouts of a SKU with 10 units confirm
   CHECK(clients[0]->get("/v1/carts/" + carts[0]).json().at("status") != "checking_out");
 }
 
-TEST_CASE("a declined payment releases the stock and reopens the cart; the order ends canceled with its reason",
+TEST_CASE("a declined payment releases the stock and reopens the cart, and the order ends canceled with its reason",
           "[orders][checkout][saga]") {
   shop s;
   s.product("MUG-1", 1000);
@@ -333,7 +333,7 @@ TEST_CASE("cancel a paid order: the stock goes back and the payment is refunded"
   CHECK(s.level("MUG-1").at("on_hand") == 3);
 }
 
-TEST_CASE("refunds by line: partial, then the rest; never more than was sold", "[orders][refund]") {
+TEST_CASE("refunds by line: partial, then the rest, never more than was sold", "[orders][refund]") {
   shop s;
   s.product("MUG-1", 1000);
   s.product("BOWL-1", 333);
@@ -400,7 +400,7 @@ TEST_CASE("fulfilment moves on in order, by staff only", "[orders][fulfilment]")
   CHECK(ada.post("/v1/orders/" + placed.json().at("id").get<std::string>() + "/cancel", json::object()).status == 409);
 }
 
-TEST_CASE("orders are private: another customer's order and cart answer 404; staff see all", "[orders][idor]") {
+TEST_CASE("orders are private: another customer's order and cart answer 404 while staff see all", "[orders][idor]") {
   shop s;
   s.product("MUG-1", 1000);
   s.stock("MUG-1", 5);
