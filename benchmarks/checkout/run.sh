@@ -12,9 +12,9 @@ secs="${1:-15}"; client_counts="${2:-64 256 1000}"
 search_products="${SEARCH_PRODUCTS:-100000}"
 command -v python3 >/dev/null || { echo "install python3" >&2; exit 2; }
 
-# AGORA_BENCH_BUILD=DIR uses an already configured build folder (its type is printed).
-build="${AGORA_BENCH_BUILD:-build-bench}"
-if [ -z "${AGORA_BENCH_BUILD:-}" ]; then
+# BENCH_BUILD=DIR uses an already configured build folder (its type is printed).
+build="${BENCH_BUILD:-build-bench}"
+if [ -z "${BENCH_BUILD:-}" ]; then
   cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DAGORA_WITH_TORCH=OFF -DAGORA_BUILD_TESTS=OFF >/dev/null
 fi
 cmake --build "$build" --target agora agora_checkout_bench >/dev/null
@@ -35,7 +35,7 @@ start_agora() {
     --set server.io_threads="${AGORA_IO_THREADS:-0}" \
     --set server.max_connections_per_client=4096 \
     --set modules.customers.password_memory_kib=64 --set modules.customers.password_iterations=1 \
-    --set modules.customers.login_failures_per_address=1000000 \
+    --set modules.customers.login_failures_per_address=100000 \
     --set modules.orders.durability="$1" --set modules.inventory.durability="$1" >"$work/agora.log" 2>&1 &
   agora_pid=$!
   port=""
@@ -52,9 +52,9 @@ stop_agora() { kill "$agora_pid"; wait "$agora_pid" 2>/dev/null || true; }
 for durability in full normal; do
   for clients in $client_counts; do
     start_agora "$durability"
-    "$bench" setup "$port" "$email" "$password" 50 100000000
+    "$bench" setup "$port" "$email" "$password" 50 1000000
     line="$("$bench" run "$port" "$clients" "$secs" 50)"
-    echo "$durability $line" >>"$work/results"
+    echo "$durability $line" | tee -a "$work/results"
     stop_agora
   done
 done
@@ -67,7 +67,7 @@ adj = ["blue", "green", "red", "small", "large", "oak", "steel", "glass", "linen
 noun = ["mug", "lamp", "bowl", "desk", "shirt", "chair", "vase", "plate", "scarf", "stool", "jug", "tray"]
 for i in range(int(sys.argv[1])):
     name = f"{random.choice(adj)} {random.choice(adj)} {random.choice(noun)} {i}"
-    print(json.dumps({"sku": f"SRCH-{i}", "name": name, "price": {"amount": 100 + i % 5000, "currency": "EUR"},
+    print(json.dumps({"sku": f"SRCH-{i}", "name": name, "price": 100 + i % 5000, "currency": "EUR",
                       "description": f"A {name} for the benchmark"}))
 PY
 rm -rf "$work/db"
