@@ -40,7 +40,8 @@ int setup(std::uint16_t port, const std::string& email, const std::string& passw
   admin.authorize(agora::testing::login(admin, email, password));
   for (int i = 0; i < skus; ++i) {
     auto sku = "BENCH-" + std::to_string(i);
-    auto p = admin.post("/v1/products", {{"sku", sku}, {"name", "Bench item " + std::to_string(i)},
+    auto p = admin.post("/v1/products", {{"sku", sku},
+                                         {"name", "Bench item " + std::to_string(i)},
                                          {"price", {{"amount", 199 + i}, {"currency", "EUR"}}}});
     if (p.status != 201 && p.status != 409) {
       std::fprintf(stderr, "product %s: %d %s\n", sku.c_str(), p.status, p.body.c_str());
@@ -154,8 +155,8 @@ int run(std::uint16_t port, int clients, int seconds, int skus) {
 }
 
 int search(std::uint16_t port, int clients, int seconds) {
-  static const std::vector<std::string> words{"mug", "blue", "cotton", "lamp", "oak", "steel", "shirt", "green",
-                                              "bowl", "linen", "desk", "wool", "red", "glass", "small", "large"};
+  static const std::vector<std::string> words{"mug",  "blue",  "cotton", "lamp", "oak", "steel", "shirt", "green",
+                                              "bowl", "linen", "desk",   "wool", "red", "glass", "small", "large"};
   std::mutex mu;
   std::vector<double> lat;
   std::atomic<std::int64_t> errors{0};
@@ -178,12 +179,9 @@ int search(std::uint16_t port, int clients, int seconds) {
       lat.insert(lat.end(), mine.begin(), mine.end());
     });
   for (auto& t : ts) t.join();
-  json out = {{"clients", clients},
-              {"requests", lat.size()},
-              {"errors", errors.load()},
-              {"per_s", static_cast<double>(lat.size()) / seconds},
-              {"p50_ms", pct(lat, 0.50)},
-              {"p99_ms", pct(lat, 0.99)}};
+  json out = {{"clients", clients},       {"requests", lat.size()},
+              {"errors", errors.load()},  {"per_s", static_cast<double>(lat.size()) / seconds},
+              {"p50_ms", pct(lat, 0.50)}, {"p99_ms", pct(lat, 0.99)}};
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }

@@ -142,11 +142,13 @@ TEST_CASE("checkout survives SIGKILL: sagas and outboxes finish after the restar
   admin.authorize(agora::testing::login(admin, admin_email, admin_password));
   const std::vector<std::string> skus{"CRASH-A", "CRASH-B", "CRASH-C"};
   for (const auto& sku : skus) {
-    REQUIRE(admin.post("/v1/products", {{"sku", sku}, {"name", "Crash " + sku},
-                                        {"price", {{"amount", 250}, {"currency", "EUR"}}}})
+    REQUIRE(admin
+                .post("/v1/products",
+                      {{"sku", sku}, {"name", "Crash " + sku}, {"price", {{"amount", 250}, {"currency", "EUR"}}}})
                 .status == 201);
-    REQUIRE(admin.post("/v1/inventory/adjustments",
-                       {{"sku", sku}, {"location", "web"}, {"delta", 150}, {"reason", "crash test stock"}})
+    REQUIRE(admin
+                .post("/v1/inventory/adjustments",
+                      {{"sku", sku}, {"location", "web"}, {"delta", 150}, {"reason", "crash test stock"}})
                 .status == 201);
   }
 
@@ -212,8 +214,8 @@ TEST_CASE("checkout survives SIGKILL: sagas and outboxes finish after the restar
   std::int64_t unpublished = 0;
   for (const auto& entry : fs::directory_iterator(dir / "db"))
     if (entry.path().extension() == ".db") unpublished += count(entry.path(), "SELECT count(*) FROM _agora_outbox");
-  WARN("at the kill: " << acknowledged.size() << " checkouts acknowledged, " << unfinished
-                       << " sagas unfinished, " << unpublished << " outbox events unpublished");
+  WARN("at the kill: " << acknowledged.size() << " checkouts acknowledged, " << unfinished << " sagas unfinished, "
+                       << unpublished << " outbox events unpublished");
 
   agora.start();
   admin = agora.connect();
@@ -241,7 +243,8 @@ TEST_CASE("checkout survives SIGKILL: sagas and outboxes finish after the restar
   }
   // One order per key, and no order without its key.
   CHECK(count(orders_db, "SELECT count(*) FROM orders") == count(orders_db, "SELECT count(*) FROM _agora_idempotency"));
-  auto per_customer = query(orders_db, "SELECT customer_id, count(*) FROM orders GROUP BY customer_id HAVING count(*) > 1");
+  auto per_customer =
+      query(orders_db, "SELECT customer_id, count(*) FROM orders GROUP BY customer_id HAVING count(*) > 1");
   CHECK(per_customer.empty());
 
   // Payments: never captured twice; a captured payment belongs to a paid order; nothing
@@ -269,7 +272,8 @@ TEST_CASE("checkout survives SIGKILL: sagas and outboxes finish after the restar
     CHECK(lvl.at("reserved") == 0);
     auto sold = count(orders_db,
                       "SELECT coalesce(sum(l.quantity), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id "
-                      "WHERE o.status = 'paid' AND l.sku = '" + sku + "'");
+                      "WHERE o.status = 'paid' AND l.sku = '" +
+                          sku + "'");
     CHECK(lvl.at("on_hand").get<std::int64_t>() == 150 - sold);
   }
 

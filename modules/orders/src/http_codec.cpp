@@ -34,32 +34,33 @@ json order_schema() {
                  {"refunded_quantity", {{"type", "integer"}}}}}};
   json status = {{"type", "string"},
                  {"enum", json::array({"pending", "confirmed", "paid", "canceled", "refunded", "partially_refunded"})}};
-  return {{"type", "object"},
-          {"required", json::array({"id", "status", "payment_status", "fulfilment_status", "lines", "total", "version"})},
-          {"properties",
-           {{"id", {{"type", "string"}, {"pattern", "^ord_[0-9A-HJKMNP-TV-Z]{26}$"}}},
-            {"customer_id", {{"type", "string"}}},
-            {"cart_id", {{"type", "string"}}},
-            {"status", status},
-            {"payment_status",
-             {{"type", "string"},
-              {"enum", json::array({"none", "authorized", "captured", "voided", "partially_refunded", "refunded"})}}},
-            {"fulfilment_status",
-             {{"type", "string"}, {"enum", json::array({"unfulfilled", "fulfilled", "shipped", "delivered"})}}},
-            {"cancel_reason", {{"type", "string"}}},
-            {"saga_step", {{"type", "string"}}},
-            {"lines", {{"type", "array"}, {"items", line}}},
-            {"subtotal", money_schema()},
-            {"tax", money_schema()},
-            {"total", money_schema()},
-            {"refunded", money_schema()},
-            {"location", {{"type", "string"}}},
-            {"payment_id", {{"type", json::array({"string", "null"})}}},
-            {"tracking", {{"type", json::array({"string", "null"})}}},
-            {"history", {{"type", "array"}}},
-            {"version", {{"type", "integer"}}},
-            {"created_at", {{"type", "string"}, {"format", "date-time"}}},
-            {"updated_at", {{"type", "string"}, {"format", "date-time"}}}}}};
+  return {
+      {"type", "object"},
+      {"required", json::array({"id", "status", "payment_status", "fulfilment_status", "lines", "total", "version"})},
+      {"properties",
+       {{"id", {{"type", "string"}, {"pattern", "^ord_[0-9A-HJKMNP-TV-Z]{26}$"}}},
+        {"customer_id", {{"type", "string"}}},
+        {"cart_id", {{"type", "string"}}},
+        {"status", status},
+        {"payment_status",
+         {{"type", "string"},
+          {"enum", json::array({"none", "authorized", "captured", "voided", "partially_refunded", "refunded"})}}},
+        {"fulfilment_status",
+         {{"type", "string"}, {"enum", json::array({"unfulfilled", "fulfilled", "shipped", "delivered"})}}},
+        {"cancel_reason", {{"type", "string"}}},
+        {"saga_step", {{"type", "string"}}},
+        {"lines", {{"type", "array"}, {"items", line}}},
+        {"subtotal", money_schema()},
+        {"tax", money_schema()},
+        {"total", money_schema()},
+        {"refunded", money_schema()},
+        {"location", {{"type", "string"}}},
+        {"payment_id", {{"type", json::array({"string", "null"})}}},
+        {"tracking", {{"type", json::array({"string", "null"})}}},
+        {"history", {{"type", "array"}}},
+        {"version", {{"type", "integer"}}},
+        {"created_at", {{"type", "string"}, {"format", "date-time"}}},
+        {"updated_at", {{"type", "string"}, {"format", "date-time"}}}}}};
 }
 
 access customers_and_staff() { return access::signed_in("orders"); }
@@ -85,18 +86,18 @@ http::route checkout_route() {
                "(201), or 202 when it is still being processed at the deadline. Send Idempotency-Key: a retry with "
                "the same key answers the same order; the same key with another body is 422",
                customers_and_staff());
-  r.request_schema = {{"type", "object"},
-                      {"required", json::array({"cart_id"})},
-                      {"additionalProperties", false},
-                      {"properties",
-                       {{"cart_id", {{"type", "string"}}},
-                        {"payment_token",
-                         {{"type", "string"},
-                          {"description",
-                           "For the built-in fake provider: tok_ok (default), tok_decline, tok_fail, tok_timeout"}}}}}};
+  r.request_schema = {
+      {"type", "object"},
+      {"required", json::array({"cart_id"})},
+      {"additionalProperties", false},
+      {"properties",
+       {{"cart_id", {{"type", "string"}}},
+        {"payment_token",
+         {{"type", "string"},
+          {"description", "For the built-in fake provider: tok_ok (default), tok_decline, tok_fail, tok_timeout"}}}}}};
   r.request_headers = {"Idempotency-Key"};
-  r.responses = {{201, order_schema()}, {202, order_schema()}, {404, nullptr}, {409, nullptr}, {422, nullptr},
-                 {503, nullptr}};
+  r.responses = {{201, order_schema()}, {202, order_schema()}, {404, nullptr},
+                 {409, nullptr},        {422, nullptr},        {503, nullptr}};
   return r;
 }
 
@@ -148,8 +149,11 @@ http::route list_orders_route() {
   r.query.push_back({"customer_id", "string", "Staff only: one customer's orders"});
   r.query.push_back({"from", "string", "Created at or after (RFC 3339)"});
   r.query.push_back({"to", "string", "Created before (RFC 3339)"});
-  r.responses = {{200, {{"type", "object"}, {"properties", {{"data", {{"type", "array"}, {"items", order_schema()}}},
-                                                            {"next_cursor", {{"type", json::array({"string", "null"})}}}}}}},
+  r.responses = {{200,
+                  {{"type", "object"},
+                   {"properties",
+                    {{"data", {{"type", "array"}, {"items", order_schema()}}},
+                     {"next_cursor", {{"type", json::array({"string", "null"})}}}}}}},
                  {422, nullptr}};
   return r;
 }
@@ -202,14 +206,15 @@ http::route refund_order_route() {
                "Never more than was sold. Idempotency-Key makes a retry one refund",
                managers());
   r.body_optional = true;
-  json line = {{"type", "object"},
-               {"required", json::array({"line_id", "quantity"})},
-               {"properties", {{"line_id", {{"type", "string"}}}, {"quantity", {{"type", "integer"}, {"minimum", 1}}}}}};
-  r.request_schema = {{"type", "object"},
-                      {"additionalProperties", false},
-                      {"properties",
-                       {{"lines", {{"type", "array"}, {"items", line}}},
-                        {"reason", {{"type", "string"}, {"maxLength", 200}}}}}};
+  json line = {
+      {"type", "object"},
+      {"required", json::array({"line_id", "quantity"})},
+      {"properties", {{"line_id", {{"type", "string"}}}, {"quantity", {{"type", "integer"}, {"minimum", 1}}}}}};
+  r.request_schema = {
+      {"type", "object"},
+      {"additionalProperties", false},
+      {"properties",
+       {{"lines", {{"type", "array"}, {"items", line}}}, {"reason", {{"type", "string"}, {"maxLength", 200}}}}}};
   r.request_headers = {"Idempotency-Key"};
   r.responses = {{200, order_schema()}, {404, nullptr}, {409, nullptr}, {422, nullptr}};
   return r;
@@ -246,15 +251,16 @@ result<refund_order_request> decode_refund_order(http::request_context& ctx) {
 }
 
 http::route fulfilment_route() {
-  auto r = doc(http::verb::post, "/v1/orders/{id}/fulfilment", "updateFulfilment",
-               "Staff move a paid order's fulfilment on: fulfilled, then shipped (with tracking), then delivered",
-               staff());
-  r.request_schema = {{"type", "object"},
-                      {"required", json::array({"fulfilment_status"})},
-                      {"additionalProperties", false},
-                      {"properties",
-                       {{"fulfilment_status", {{"type", "string"}, {"enum", json::array({"fulfilled", "shipped", "delivered"})}}},
-                        {"tracking", {{"type", "string"}, {"maxLength", 100}}}}}};
+  auto r =
+      doc(http::verb::post, "/v1/orders/{id}/fulfilment", "updateFulfilment",
+          "Staff move a paid order's fulfilment on: fulfilled, then shipped (with tracking), then delivered", staff());
+  r.request_schema = {
+      {"type", "object"},
+      {"required", json::array({"fulfilment_status"})},
+      {"additionalProperties", false},
+      {"properties",
+       {{"fulfilment_status", {{"type", "string"}, {"enum", json::array({"fulfilled", "shipped", "delivered"})}}},
+        {"tracking", {{"type", "string"}, {"maxLength", 100}}}}}};
   r.responses = {{200, order_schema()}, {404, nullptr}, {409, nullptr}, {422, nullptr}};
   return r;
 }

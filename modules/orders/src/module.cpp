@@ -39,9 +39,9 @@ module_definition module() {
       .route<cancel_order>(hc::cancel_order_route(), hc::decode_cancel_order, hc::encode_order)
       .route<refund_order>(hc::refund_order_route(), hc::decode_refund_order, hc::encode_order)
       .route<update_fulfilment>(hc::fulfilment_route(), hc::decode_fulfilment, hc::encode_order)
-      .publishes(std::string(orders_topic), {std::string(order_placed), std::string(order_paid),
-                                             std::string(order_canceled), std::string(order_refunded),
-                                             std::string(order_fulfilment)});
+      .publishes(std::string(orders_topic),
+                 {std::string(order_placed), std::string(order_paid), std::string(order_canceled),
+                  std::string(order_refunded), std::string(order_fulfilment)});
   return std::move(decl).build();
 }
 

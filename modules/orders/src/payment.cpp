@@ -1,9 +1,9 @@
 #include "payment.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/as_tuple.hpp>
 
 namespace agora::orders {
 
@@ -51,8 +51,8 @@ asio::awaitable<bool> fake_payment_provider::wait_latency(steady::time_point dea
   co_return until <= deadline;
 }
 
-asio::awaitable<result<payment>> fake_payment_provider::authorize(std::string order_id, money amount,
-                                                                  std::string token, steady::time_point deadline) {
+asio::awaitable<result<payment>> fake_payment_provider::authorize(std::string order_id, money amount, std::string token,
+                                                                  steady::time_point deadline) {
   if (token == "tok_fail" || roll(opts_.failure_ratio)) co_return error::unavailable("payment provider failed");
   bool decline = token == "tok_decline" || roll(opts_.decline_ratio);
   auto now = clock_.now_rfc3339();
@@ -142,8 +142,7 @@ asio::awaitable<result<payment>> fake_payment_provider::refund(std::string order
       auto& seen = db.prepare("SELECT 1 FROM fake_refunds WHERE id = ?");
       seen.bind(1, refund_id);
       if (seen.step()) return *p;
-      if (amount.currency != p->amount.currency || amount.amount <= 0 ||
-          amount.amount > p->captured - p->refunded)
+      if (amount.currency != p->amount.currency || amount.amount <= 0 || amount.amount > p->captured - p->refunded)
         return error::conflict("refund exceeds what was captured and not yet refunded");
       db.prepare("INSERT INTO fake_refunds(id, payment_id, amount, created_at) VALUES (?, ?, ?, ?)")
           .bind_all(refund_id, p->id, amount.amount, now)

@@ -10,8 +10,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <random>
 #include <mutex>
+#include <random>
 #include <string>
 
 // How orders take money: a provider interface, and the built-in fake provider used by

@@ -79,10 +79,10 @@ service::service(module_context& ctx)
           fake_payment_provider::options{ctx.get(settings::payment_decline_ratio),
                                          ctx.get(settings::payment_failure_ratio),
                                          std::chrono::milliseconds(ctx.get(settings::payment_latency_ms))})),
-      checkouts_confirmed_(ctx.metrics().counter_of("agora_orders_checkouts_total", "Checkouts by outcome",
-                                                    {{"outcome", "confirmed"}})),
-      checkouts_failed_(ctx.metrics().counter_of("agora_orders_checkouts_total", "Checkouts by outcome",
-                                                 {{"outcome", "canceled"}})),
+      checkouts_confirmed_(
+          ctx.metrics().counter_of("agora_orders_checkouts_total", "Checkouts by outcome", {{"outcome", "confirmed"}})),
+      checkouts_failed_(
+          ctx.metrics().counter_of("agora_orders_checkouts_total", "Checkouts by outcome", {{"outcome", "canceled"}})),
       step_retries_(ctx.metrics().counter_of("agora_orders_saga_retries_total",
                                              "Saga steps tried again after a module or the provider was unavailable")),
       sagas_running_(ctx.metrics().gauge_of("agora_orders_sagas_running", "Checkout sagas not yet settled")) {}
@@ -123,7 +123,9 @@ asio::awaitable<void> service::wait_settled(const std::string& id, bus::clock::t
   if (auto it = waiters_.find(id); it != waiters_.end()) std::erase(it->second, timer);
 }
 
-bus::request_options service::step_options(const bus::trace& tr) const { return bus::request_options(step_timeout_, tr); }
+bus::request_options service::step_options(const bus::trace& tr) const {
+  return bus::request_options(step_timeout_, tr);
+}
 
 steady::time_point service::step_deadline() const { return steady::now() + step_timeout_; }
 
@@ -133,7 +135,8 @@ void service::change(order_record& r, std::string_view field, std::string to, st
                         : field == "payment_status" ? &o.payment_status
                                                     : &o.fulfilment_status;
   if (*target == to) return;
-  o.history.push_back({std::string(field), *target, to, std::move(reason), std::move(actor), ctx_.clock().now_rfc3339()});
+  o.history.push_back(
+      {std::string(field), *target, to, std::move(reason), std::move(actor), ctx_.clock().now_rfc3339()});
   *target = std::move(to);
 }
 
@@ -161,7 +164,6 @@ asio::awaitable<result<void>> service::store_record(order_record& r, std::string
   r = std::move(saved).value();
   co_return ok();
 }
-
 
 asio::awaitable<void> service::drive(std::string id, bus::trace tr) {
   auto job = [id](store::database& db) { return rows::load(db, id); };
@@ -429,7 +431,6 @@ asio::awaitable<service::step_outcome> service::undo_canceled(order_record& r, c
   co_return saved ? step_outcome::advanced : step_outcome::retry;
 }
 
-
 asio::awaitable<result<order_record>> service::load(const std::string& id, const bus::call_context& c) {
   if (!is_well_formed_id(id, "ord")) co_return error::not_found("no order " + id);
   auto job = [id](store::database& db) { return rows::load(db, id); };
@@ -440,8 +441,7 @@ asio::awaitable<result<order_record>> service::load(const std::string& id, const
 }
 
 asio::awaitable<result<order>> service::checkout(checkout_request req, const bus::call_context& c) {
-  if (!c.who.authenticated() || c.who.subject.empty())
-    co_return error::unauthenticated("sign in to check out");
+  if (!c.who.authenticated() || c.who.subject.empty()) co_return error::unauthenticated("sign in to check out");
   std::vector<field_error> bad;
   if (!is_well_formed_id(req.cart_id, "cart")) bad.push_back({"cart_id", "must be a cart id (cart_…)"});
   if (req.payment_token.empty()) req.payment_token = "tok_ok";
@@ -466,7 +466,8 @@ asio::awaitable<result<order>> service::checkout(checkout_request req, const bus
   rec.payment_token = req.payment_token;
 
   std::string scope = "orders.checkout:" + o.customer_id;
-  std::string fp = idempotency::fingerprint(nlohmann::json{{"cart_id", req.cart_id}, {"payment_token", req.payment_token}});
+  std::string fp =
+      idempotency::fingerprint(nlohmann::json{{"cart_id", req.cart_id}, {"payment_token", req.payment_token}});
   auto key = req.idempotency_key;
   auto job = [rec, scope, fp, key](store::database& db) mutable -> result<std::string> {
     return db.transaction([&]() -> result<std::string> {
@@ -485,7 +486,8 @@ asio::awaitable<result<order>> service::checkout(checkout_request req, const bus
   if (*id == o.id) launch(o.id, c.tr ? *c.tr : bus::trace{});
   // Answer before the caller gives up, with the order as it then stands.
   auto margin = std::chrono::milliseconds(100);
-  auto until = c.deadline == bus::clock::time_point::max() ? steady::now() + std::chrono::seconds(30) : c.deadline - margin;
+  auto until =
+      c.deadline == bus::clock::time_point::max() ? steady::now() + std::chrono::seconds(30) : c.deadline - margin;
   co_await wait_settled(*id, until);
   auto got = co_await load(*id, c);
   if (!got) co_return std::move(got).err();
@@ -510,8 +512,8 @@ asio::awaitable<result<order_page>> service::list_orders(list_orders_request req
       bad.push_back({"customer_id", "only staff may list another customer's orders"});
     f.customer_id = c.who.subject;
   }
-  static const std::vector<std::string_view> statuses{"pending", "confirmed", "paid", "canceled", "refunded",
-                                                      "partially_refunded"};
+  static const std::vector<std::string_view> statuses{"pending",  "confirmed", "paid",
+                                                      "canceled", "refunded",  "partially_refunded"};
   if (req.status && std::find(statuses.begin(), statuses.end(), *req.status) == statuses.end())
     bad.push_back({"status", "one of pending, confirmed, paid, canceled, refunded, partially_refunded"});
   f.status = req.status;
@@ -532,7 +534,9 @@ asio::awaitable<result<order_page>> service::list_orders(list_orders_request req
   }
   if (from && to && *from > *to) bad.push_back({"from", "must not be after `to`"});
   if (!bad.empty()) co_return error::invalid(std::move(bad));
-  auto fetch = [f](store::database& db, const std::string& after, std::int64_t n) { return rows::list(db, f, after, n); };
+  auto fetch = [f](store::database& db, const std::string& after, std::int64_t n) {
+    return rows::list(db, f, after, n);
+  };
   page_rules rules{20, page_limit_max_, "ord"};
   co_return co_await read_page<order>(ctx_.store(), req.limit, req.cursor, rules, std::move(fetch), c.deadline);
 }
@@ -599,8 +603,8 @@ asio::awaitable<result<order>> service::refund_order(refund_order_request req, c
       continue;
     }
     if (it->refunded_quantity + w.quantity > it->quantity) {
-      bad.push_back({name + ".quantity", "only " + std::to_string(it->quantity - it->refunded_quantity) +
-                                             " left to refund"});
+      bad.push_back(
+          {name + ".quantity", "only " + std::to_string(it->quantity - it->refunded_quantity) + " left to refund"});
       continue;
     }
     amount += share(it->line_total.amount, it->quantity, it->refunded_quantity, it->refunded_quantity + w.quantity);

@@ -14,9 +14,8 @@ order_record read_order(const store::statement& q) {
   auto& o = r.o;
   std::string currency;
   q.columns(o.id, o.customer_id, o.cart_id, o.status, o.payment_status, o.fulfilment_status, o.cancel_reason,
-            o.saga_step, r.payment_token, currency, o.subtotal.amount, o.tax.amount, o.total.amount,
-            o.refunded.amount, o.location, o.payment_id, o.tracking, r.failure, o.version, o.created_at,
-            o.updated_at);
+            o.saga_step, r.payment_token, currency, o.subtotal.amount, o.tax.amount, o.total.amount, o.refunded.amount,
+            o.location, o.payment_id, o.tracking, r.failure, o.version, o.created_at, o.updated_at);
   o.subtotal.currency = o.tax.currency = o.total.currency = o.refunded.currency = currency;
   return r;
 }
@@ -80,8 +79,8 @@ void save(store::database& db, order_record& r, bool with_lines) {
         "currency = ?, subtotal = ?, tax = ?, total = ?, refunded = ?, payment_id = ?, tracking = ?, failure = ?, "
         "version = ?, updated_at = ? WHERE id = ?")
       .bind_all(o.status, o.payment_status, o.fulfilment_status, o.cancel_reason, o.saga_step, o.total.currency,
-                o.subtotal.amount, o.tax.amount, o.total.amount, o.refunded.amount, o.payment_id, o.tracking,
-                r.failure, o.version, o.updated_at, o.id)
+                o.subtotal.amount, o.tax.amount, o.total.amount, o.refunded.amount, o.payment_id, o.tracking, r.failure,
+                o.version, o.updated_at, o.id)
       .run();
   if (with_lines) {
     db.prepare("DELETE FROM order_lines WHERE order_id = ?").bind(1, o.id).run();

@@ -42,8 +42,9 @@ struct shop {
       : h(shop_options(std::move(settings))), admin(h.connect_as_admin()) {}
 
   void product(const std::string& sku, std::int64_t price, const std::string& currency = "EUR") {
-    auto r = admin.post("/v1/products", {{"sku", sku}, {"name", "Item " + sku},
-                                         {"price", {{"amount", price}, {"currency", currency}}}});
+    auto r =
+        admin.post("/v1/products",
+                   {{"sku", sku}, {"name", "Item " + sku}, {"price", {{"amount", price}, {"currency", currency}}}});
     REQUIRE(r.status == 201);
   }
   void stock(const std::string& sku, std::int64_t delta) {
@@ -58,7 +59,8 @@ struct shop {
   }
   agora::testing::client customer(const std::string& email) {
     auto c = h.connect();
-    auto reg = c.post("/v1/auth/register", {{"email", email}, {"password", "correct horse battery"}, {"name", "Shopper"}});
+    auto reg =
+        c.post("/v1/auth/register", {{"email", email}, {"password", "correct horse battery"}, {"name", "Shopper"}});
     REQUIRE(reg.status == 201);
     c.authorize(agora::testing::login(c, email, "correct horse battery"));
     return c;
@@ -164,7 +166,8 @@ TEST_CASE("no oversell: 1000 concurrent checkouts of a SKU with 10 units confirm
           "[orders][checkout][concurrency][.slow]") {
   // A correctness test, not a speed one: the deadlines are wide, so a slow machine
   // refuses nobody for lack of time.
-  shop s({{"bus.request_timeout_ms", 120000}, {"server.handler_timeout_ms", 180000},
+  shop s({{"bus.request_timeout_ms", 120000},
+          {"server.handler_timeout_ms", 180000},
           {"modules.orders.step_timeout_ms", 120000}});
   s.product("RARE-1", 500);
   s.stock("RARE-1", 10);
@@ -180,7 +183,8 @@ TEST_CASE("no oversell: 1000 concurrent checkouts of a SKU with 10 units confirm
         for (int i = t; i < buyers; i += setup_threads) {
           auto email = "buyer" + std::to_string(i) + "@example.com";
           auto c = s.h.connect();
-          auto reg = c.post("/v1/auth/register", {{"email", email}, {"password", "correct horse battery"}, {"name", "B"}});
+          auto reg =
+              c.post("/v1/auth/register", {{"email", email}, {"password", "correct horse battery"}, {"name", "B"}});
           if (reg.status != 201) continue;
           c.authorize(agora::testing::login(c, email, "correct horse battery"));
           auto cart = c.post("/v1/carts", json::object());
@@ -365,8 +369,8 @@ TEST_CASE("refunds by line: partial, then the rest, never more than was sold", "
   auto first_amount = one.json().at("refunded").at("amount").get<std::int64_t>();
   CHECK(first_amount == bowl_total / 3);
   // The same key again is the same refund.
-  auto replay = s.admin.post("/v1/orders/" + id + "/refunds",
-                             {{"lines", {{{"line_id", bowl_line}, {"quantity", 1}}}}}, {{"Idempotency-Key", "r1"}});
+  auto replay = s.admin.post("/v1/orders/" + id + "/refunds", {{"lines", {{{"line_id", bowl_line}, {"quantity", 1}}}}},
+                             {{"Idempotency-Key", "r1"}});
   REQUIRE(replay.status == 200);
   CHECK(replay.json().at("refunded").at("amount") == first_amount);
 

@@ -60,19 +60,19 @@ struct order {
   std::string id;  // "ord_…"
   std::string customer_id;
   std::string cart_id;
-  std::string status;             // see above
+  std::string status;  // see above
   std::string payment_status;
   std::string fulfilment_status;
-  std::string cancel_reason;      // "insufficient_stock", "payment_declined", "payment_timeout",
-                                  // "inventory_unavailable", "cart_invalid", "customer", "staff: …"; "" unless canceled
-  std::string saga_step;          // where the checkout saga is: validate, reserve, authorize, confirm,
-                                  // commit, close_cart, capture, done; compensate, failed
+  std::string cancel_reason;  // "insufficient_stock", "payment_declined", "payment_timeout",
+                              // "inventory_unavailable", "cart_invalid", "customer", "staff: …"; "" unless canceled
+  std::string saga_step;      // where the checkout saga is: validate, reserve, authorize, confirm,
+                              // commit, close_cart, capture, done; compensate, failed
   std::vector<order_line> lines;
   money subtotal;
   money tax;
   money total;
   money refunded;
-  std::string location;           // where the stock is reserved ("web")
+  std::string location;  // where the stock is reserved ("web")
   std::optional<std::string> payment_id;
   std::optional<std::string> tracking;
   std::vector<transition> history;
@@ -139,17 +139,21 @@ struct update_fulfilment_request {
 
 constexpr auto json_fields(const order_line*) {
   using l = order_line;
-  return std::tuple{json_field("id", &l::id),           json_field("sku", &l::sku),
-                    json_field("product_id", &l::product_id), json_field("name", &l::name),
-                    json_field("quantity", &l::quantity), json_field("unit_price", &l::unit_price),
-                    json_field("line_total", &l::line_total), json_field("line_tax", &l::line_tax),
+  return std::tuple{json_field("id", &l::id),
+                    json_field("sku", &l::sku),
+                    json_field("product_id", &l::product_id),
+                    json_field("name", &l::name),
+                    json_field("quantity", &l::quantity),
+                    json_field("unit_price", &l::unit_price),
+                    json_field("line_total", &l::line_total),
+                    json_field("line_tax", &l::line_tax),
                     json_field("refunded_quantity", &l::refunded_quantity, json_default)};
 }
 constexpr auto json_fields(const transition*) {
   using t = transition;
-  return std::tuple{json_field("field", &t::field), json_field("from", &t::from), json_field("to", &t::to),
-                    json_field("reason", &t::reason, json_default), json_field("actor", &t::actor),
-                    json_field("at", &t::at)};
+  return std::tuple{json_field("field", &t::field), json_field("from", &t::from),
+                    json_field("to", &t::to),       json_field("reason", &t::reason, json_default),
+                    json_field("actor", &t::actor), json_field("at", &t::at)};
 }
 constexpr auto json_fields(const order*) {
   using o = order;
@@ -241,10 +245,10 @@ struct update_fulfilment {
 
 // Events on one topic, partition key the order id, data an `order_event`.
 inline constexpr std::string_view orders_topic = "orders.orders";
-inline constexpr std::string_view order_placed = "order.placed";        // confirmed: stock reserved, payment authorised
-inline constexpr std::string_view order_paid = "order.paid";            // payment captured
-inline constexpr std::string_view order_canceled = "order.canceled";    // with cancel_reason
-inline constexpr std::string_view order_refunded = "order.refunded";    // a refund (amount in `amount`)
+inline constexpr std::string_view order_placed = "order.placed";      // confirmed: stock reserved, payment authorised
+inline constexpr std::string_view order_paid = "order.paid";          // payment captured
+inline constexpr std::string_view order_canceled = "order.canceled";  // with cancel_reason
+inline constexpr std::string_view order_refunded = "order.refunded";  // a refund (amount in `amount`)
 inline constexpr std::string_view order_fulfilment = "order.fulfilment_changed";
 
 // An event's data: the order as it is after the change, and for a refund its amount
