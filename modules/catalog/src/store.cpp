@@ -1,5 +1,6 @@
 #include "store.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <string>
 
@@ -160,8 +161,14 @@ std::vector<product> list_products(store::database& db, std::string_view after, 
   return out;
 }
 
-std::vector<search_hit> search_products(store::database& db, std::string_view match, const product_filter& filter,
-                                        product_status status, std::int64_t offset, std::int64_t limit) {
+namespace {
+
+// One page of hits in (rank, document) order. With `candidates` > 0 only that many of the
+// best-ranked matches are joined to their products and filtered: the ranking then reads
+// the full-text index alone, and the join and filters cost the page, not every match.
+std::vector<search_hit> search_page(store::database& db, std::string_view match, const product_filter& filter,
+                                    product_status status, std::int64_t offset, std::int64_t limit,
+                                    std::int64_t candidates) {
   // bm25 is lower for better matches; the weights rank a name match above a sku match
   // above a description match. The snippet is made for the returned rows only, hence
   // the ranking in a subquery and a second MATCH (snippet needs one) on its rows.
@@ -169,28 +176,45 @@ std::vector<search_hit> search_products(store::database& db, std::string_view ma
       "p.id AS id, p.sku AS sku, p.name AS name, p.description AS description, p.price_amount AS price_amount, "
       "p.price_currency AS price_currency, p.category_id AS category_id, p.status AS status, p.version AS version, "
       "p.created_at AS created_at, p.updated_at AS updated_at, p.tax_class AS tax_class";
-  std::string sql = "WITH best AS (SELECT " + std::string(ranked_columns) +
-                    ", product_search.rowid AS doc, bm25(product_search, 10.0, 5.0, 1.0) AS rank "
-                    "FROM product_search JOIN product_search_docs d ON d.doc = product_search.rowid "
-                    "JOIN products p ON p.id = d.product_id "
-                    "WHERE product_search MATCH ?1 AND p.status = ?2";
+  std::string sql = "WITH hits AS (SELECT rowid AS doc, bm25(product_search, 10.0, 5.0, 1.0) AS rank "
+                    "FROM product_search WHERE product_search MATCH ?1";
+  sql += candidates > 0 ? " ORDER BY rank, doc LIMIT ?6), " : "), ";
+  sql += "best AS (SELECT " + std::string(ranked_columns) +
+         ", hits.doc AS doc, hits.rank AS rank "
+         "FROM hits JOIN product_search_docs d ON d.doc = hits.doc "
+         "JOIN products p ON p.id = d.product_id "
+         "WHERE p.status = ?2";
   sql += filter_terms(filter);
   sql +=
-      " ORDER BY rank, p.id LIMIT ?4 OFFSET ?5) "
+      " ORDER BY rank, doc LIMIT ?4 OFFSET ?5) "
       "SELECT best.id, best.sku, best.name, best.description, best.price_amount, best.price_currency, "
       "best.category_id, best.status, best.version, best.created_at, best.updated_at, best.tax_class, -best.rank, "
       "snippet(product_search, 2, '', '', '…', 16) "
       "FROM best JOIN product_search ON product_search.rowid = best.doc WHERE product_search MATCH ?1 "
-      "ORDER BY best.rank, best.id";
+      "ORDER BY best.rank, best.doc";
   auto& q = db.prepare(sql);
   q.bind(1, match);
   q.bind(2, to_string(status));
   q.bind(4, limit);
   q.bind(5, offset);
+  if (candidates > 0) q.bind(6, candidates);
   bind_filter(q, filter);
   std::vector<search_hit> out;
   while (q.step()) out.push_back({read_product(q), q.real(12), q.text(13)});
   q.reset();
+  return out;
+}
+
+}  // namespace
+
+std::vector<search_hit> search_products(store::database& db, std::string_view match, const product_filter& filter,
+                                        product_status status, std::int64_t offset, std::int64_t limit) {
+  // First the best (offset + limit) × 4 + 64 matches only: a prefix of the full order, so
+  // a full page found there is exactly the full query's page. A short page (few matches,
+  // or filters that dropped many) asks the full query.
+  auto candidates = std::min<std::int64_t>((offset + limit) * 4 + 64, 20000);
+  auto out = search_page(db, match, filter, status, offset, limit, candidates);
+  if (static_cast<std::int64_t>(out.size()) < limit) out = search_page(db, match, filter, status, offset, limit, 0);
   for (auto& h : out) h.item.variants = variants_of(db, h.item.id);
   return out;
 }

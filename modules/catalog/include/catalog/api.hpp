@@ -181,7 +181,7 @@ struct search_hit {
   friend bool operator==(const search_hit&, const search_hit&) = default;
 };
 
-// The hits, most relevant first (ties in id order).
+// The hits, most relevant first (ties in the order the products were created).
 struct search_results {
   std::vector<search_hit> data;
   bool all_words = true;  // false: no product matched every word, these match some
