@@ -70,6 +70,11 @@ void read_limit_query(const request_context& ctx, std::optional<std::int64_t>& l
 // The OpenAPI description of limit and cursor for a list route.
 std::vector<query_param_doc> page_query_docs(std::string_view limit_setting, std::int64_t default_limit);
 
+// The OpenAPI schemas every module's routes share: a page of `item`s ({data, next_cursor})
+// and a money value ({amount: integer minor units, currency: ISO 4217}).
+nlohmann::json page_schema(nlohmann::json item);
+nlohmann::json money_schema();
+
 // The strong ETag of a version: "\"7\"".
 std::string etag(std::int64_t version);
 // If-Match as a version_match: nothing when absent or "*" (unconditional), else every

@@ -189,6 +189,31 @@ std::vector<query_param_doc> page_query_docs(std::string_view limit_setting, std
           {"cursor", "string", "The next_cursor of the previous page"}};
 }
 
+nlohmann::json page_schema(nlohmann::json item) {
+  using json = nlohmann::json;
+  return {{"type", "object"},
+          {"required", json::array({"data", "next_cursor"})},
+          {"properties",
+           {{"data", {{"type", "array"}, {"items", std::move(item)}}},
+            {"next_cursor",
+             {{"type", json::array({"string", "null"})},
+              {"description", "Pass as cursor for the next page; null on the last"}}}}}};
+}
+
+nlohmann::json money_schema() {
+  using json = nlohmann::json;
+  return {{"type", "object"},
+          {"required", json::array({"amount", "currency"})},
+          {"additionalProperties", false},
+          {"properties",
+           {{"amount",
+             {{"type", "integer"},
+              {"minimum", 0},
+              {"maximum", money_amount_max},
+              {"description", "Minor units of the currency (cents for EUR); never a float"}}},
+            {"currency", {{"type", "string"}, {"pattern", "^[A-Z]{3}$"}, {"description", "Active ISO 4217 code"}}}}}};
+}
+
 std::string etag(std::int64_t version) {
   std::string out;
   out.reserve(22);

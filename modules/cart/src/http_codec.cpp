@@ -9,6 +9,7 @@ namespace agora::cart::http_codec {
 namespace {
 
 using json = nlohmann::json;
+using http::money_schema;
 namespace bhttp = boost::beast::http;
 
 constexpr std::string_view token_header = "X-Cart-Token";
@@ -20,12 +21,6 @@ std::optional<std::string> cart_token(const http::request_context& ctx) {
 }
 
 std::string render(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-json money_schema() {
-  return {{"type", "object"},
-          {"required", json::array({"amount", "currency"})},
-          {"properties", {{"amount", {{"type", "integer"}, {"description", "Minor units"}}}, {"currency", {{"type", "string"}}}}}};
-}
 
 json cart_schema() {
   json line = {{"type", "object"},

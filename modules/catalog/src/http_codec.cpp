@@ -18,7 +18,9 @@ namespace {
 using json = nlohmann::json;
 namespace bhttp = boost::beast::http;
 
+using http::money_schema;
 using http::object_reader;
+using http::page_schema;
 
 std::optional<product_status> read_status(object_reader& body, std::string_view key) {
   const json* v = body.member(key, false);
@@ -38,19 +40,6 @@ http::response product_response(int status, const product_reply& r, http::reques
 
 http::response category_response(int status, const category& c, http::request_context& ctx) {
   return http::versioned(status, c.version, ctx, [&] { return render(json(c)); });
-}
-
-json money_schema() {
-  return {{"type", "object"},
-          {"required", json::array({"amount", "currency"})},
-          {"additionalProperties", false},
-          {"properties",
-           {{"amount",
-             {{"type", "integer"},
-              {"minimum", 0},
-              {"maximum", amount_max},
-              {"description", "Minor units of the currency (cents for EUR); never a float"}}},
-            {"currency", {{"type", "string"}, {"pattern", "^[A-Z]{3}$"}, {"description", "Active ISO 4217 code"}}}}}};
 }
 
 json id_schema(std::string_view prefix) {
@@ -185,16 +174,6 @@ json category_schema() {
             {"version", {{"type", "integer"}, {"minimum", 1}}},
             {"created_at", time_schema()},
             {"updated_at", time_schema()}}}};
-}
-
-json page_schema(json item) {
-  return {{"type", "object"},
-          {"required", json::array({"data", "next_cursor"})},
-          {"properties",
-           {{"data", {{"type", "array"}, {"items", std::move(item)}}},
-            {"next_cursor",
-             {{"type", json::array({"string", "null"})},
-              {"description", "Pass as cursor for the next page; null on the last"}}}}}};
 }
 
 json search_results_schema() {

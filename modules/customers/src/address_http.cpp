@@ -12,6 +12,7 @@ namespace {
 
 using json = nlohmann::json;
 using http::object_reader;
+using http::page_schema;
 namespace bhttp = boost::beast::http;
 
 constexpr std::string_view collection = "/v1/customers/me/addresses";
@@ -60,14 +61,6 @@ json address_schema() {
           {"required", json::array({"id", "kind", "is_default", "recipient", "line1", "line2", "city", "region",
                                     "postal_code", "country", "phone", "version", "created_at", "updated_at"})},
           {"properties", std::move(props)}};
-}
-
-json page_schema(json item) {
-  return {{"type", "object"},
-          {"required", json::array({"data", "next_cursor"})},
-          {"properties",
-           {{"data", {{"type", "array"}, {"items", std::move(item)}}},
-            {"next_cursor", {{"type", json::array({"string", "null"})}}}}}};
 }
 
 // A nullable member of a create body: null is the same as absent.

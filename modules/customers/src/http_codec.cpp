@@ -10,6 +10,7 @@ namespace {
 
 using json = nlohmann::json;
 using http::object_reader;
+using http::page_schema;
 namespace bhttp = boost::beast::http;
 
 access admin_only() { return access::any_role({std::string(roles::admin)}, "admin"); }
@@ -77,14 +78,6 @@ json quota_schema() {
         {"requests_per_hour", {{"type", "integer"}}},
         {"daily_tokens", {{"type", "integer"}, {"description", "Inference tokens per UTC day"}}},
         {"is_default", {{"type", "boolean"}}}}}};
-}
-
-json page_schema(json item) {
-  return {{"type", "object"},
-          {"required", json::array({"data", "next_cursor"})},
-          {"properties",
-           {{"data", {{"type", "array"}, {"items", std::move(item)}}},
-            {"next_cursor", {{"type", json::array({"string", "null"})}}}}}};
 }
 
 json object_schema(json required, json properties) {

@@ -11,6 +11,7 @@ namespace {
 using json = nlohmann::json;
 namespace bhttp = boost::beast::http;
 using http::object_reader;
+using http::page_schema;
 
 access staff_read() {
   return access::any_role({std::string(roles::clerk), std::string(roles::manager), std::string(roles::admin)},
@@ -94,11 +95,6 @@ json location_schema() {
                         {"name", string_schema()},
                         {"kind", {{"type", "string"}, {"enum", json::array({"warehouse", "store"})}}},
                         {"created_at", time_schema()}});
-}
-
-json page_schema(json item) {
-  return object_schema({"data", "next_cursor"}, {{"data", {{"type", "array"}, {"items", std::move(item)}}},
-                                                 {"next_cursor", {{"type", json::array({"string", "null"})}}}});
 }
 
 std::string render(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }

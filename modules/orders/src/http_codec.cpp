@@ -9,16 +9,12 @@ namespace agora::orders::http_codec {
 namespace {
 
 using json = nlohmann::json;
+using http::money_schema;
 using http::object_reader;
+using http::page_schema;
 namespace bhttp = boost::beast::http;
 
 std::string render(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-json money_schema() {
-  return {{"type", "object"},
-          {"required", json::array({"amount", "currency"})},
-          {"properties", {{"amount", {{"type", "integer"}}}, {"currency", {{"type", "string"}}}}}};
-}
 
 json order_schema() {
   json line = {{"type", "object"},
@@ -149,12 +145,7 @@ http::route list_orders_route() {
   r.query.push_back({"customer_id", "string", "Staff only: one customer's orders"});
   r.query.push_back({"from", "string", "Created at or after (RFC 3339)"});
   r.query.push_back({"to", "string", "Created before (RFC 3339)"});
-  r.responses = {{200,
-                  {{"type", "object"},
-                   {"properties",
-                    {{"data", {{"type", "array"}, {"items", order_schema()}}},
-                     {"next_cursor", {{"type", json::array({"string", "null"})}}}}}}},
-                 {422, nullptr}};
+  r.responses = {{200, page_schema(order_schema())}, {422, nullptr}};
   return r;
 }
 
