@@ -91,6 +91,14 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
+bool is_sku(std::string_view s) noexcept {
+  auto allowed = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+  };
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), allowed);
+}
+
 bool is_well_formed_id(std::string_view id, std::string_view prefix) noexcept {
   if (id.size() != prefix.size() + 27 || id.substr(0, prefix.size()) != prefix || id[prefix.size()] != '_')
     return false;

@@ -5,16 +5,8 @@
 
 namespace agora::catalog {
 
-namespace {
-
-bool is_sku_char(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
-}  // namespace
-
 void check_sku(std::string_view sku, std::vector<field_error>& out) {
-  if (sku.empty() || sku.size() > sku_max || !std::all_of(sku.begin(), sku.end(), is_sku_char))
+  if (!is_sku(sku))
     out.push_back({"sku", "must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'"});
 }
 

@@ -15,10 +15,6 @@ bool alnum(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <=
 
 }  // namespace
 
-bool is_sku(std::string_view s) noexcept {
-  return is_token(s, [](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
-}
-
 bool is_location_id(std::string_view s) noexcept {
   return is_token(s, [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
 }

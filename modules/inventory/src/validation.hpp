@@ -17,7 +17,6 @@ inline constexpr std::size_t reason_max = 200;
 inline constexpr std::size_t lines_max = 100;
 inline constexpr std::int64_t ttl_max_s = 604800;
 
-bool is_sku(std::string_view s) noexcept;             // 1–64 of [A-Za-z0-9._-]
 bool is_location_id(std::string_view s) noexcept;     // 1–64 of [a-z0-9-]
 bool is_reservation_id(std::string_view s) noexcept;  // 1–64 of [A-Za-z0-9_-]
 

@@ -81,6 +81,10 @@ result<std::string> page_after(std::string_view cursor, std::string_view id_pref
 template <class Row>
 std::optional<std::string> trim_page(std::vector<Row>& rows, std::int64_t limit);
 
+// A SKU: 1–64 of [A-Za-z0-9._-]. Catalog owns SKUs; inventory and the others that are
+// handed one check the same rule.
+bool is_sku(std::string_view s) noexcept;
+
 // Unicode scalar values in valid UTF-8; npos when `s` is not valid UTF-8.
 std::size_t utf8_length(std::string_view s) noexcept;
 // Removes leading and trailing ASCII whitespace.
