@@ -29,6 +29,13 @@ bool transient(const error& e) {
          e.code == errc::internal;
 }
 
+// How long a handler waits for a saga: until shortly before its caller gives up (30 s
+// for a caller with no deadline).
+steady::time_point reply_by(const bus::call_context& c) {
+  if (c.deadline == bus::clock::time_point::max()) return steady::now() + std::chrono::seconds(30);
+  return c.deadline - std::chrono::milliseconds(100);
+}
+
 bool finished_step(std::string_view step) { return step == "done" || step == "failed"; }
 
 // Why a failed checkout failed, in the error its reply carries.
@@ -140,18 +147,21 @@ void service::change(order_record& r, std::string_view field, std::string to, st
   *target = std::move(to);
 }
 
+bus::event service::announce(const order& o, std::string_view type, std::optional<money> amount,
+                             std::vector<refund_line> lines, const bus::call_context& c) const {
+  order_event data{o, amount, std::move(lines)};
+  data.item.version = o.version + 1;  // the version rows::save gives it in the same job
+  auto ev = ctx_.event(orders_topic, type, o.id, nlohmann::json(data), c);
+  ev.partition_key = o.id;
+  return ev;
+}
+
 asio::awaitable<result<void>> service::store_record(order_record& r, std::string_view event_type, bool with_lines,
                                                     std::optional<money> amount, std::vector<refund_line> lines) {
   r.o.updated_at = ctx_.clock().now_rfc3339();
   auto copy = r;
   std::optional<bus::event> ev;
-  if (!event_type.empty()) {
-    copy.o.version += 1;  // the version save() gives it
-    order_event data{copy.o, amount, std::move(lines)};
-    ev = ctx_.event(orders_topic, event_type, r.o.id, nlohmann::json(data), bus::call_context{});
-    ev->partition_key = r.o.id;
-    copy.o.version -= 1;
-  }
+  if (!event_type.empty()) ev = announce(r.o, event_type, amount, std::move(lines), bus::call_context{});
   auto job = [copy = std::move(copy), ev = std::move(ev), with_lines](store::database& db) mutable {
     db.transaction([&] {
       rows::save(db, copy, with_lines);
@@ -485,10 +495,7 @@ asio::awaitable<result<order>> service::checkout(checkout_request req, const bus
   if (!id) co_return std::move(id).err();
   if (*id == o.id) launch(o.id, c.tr ? *c.tr : bus::trace{});
   // Answer before the caller gives up, with the order as it then stands.
-  auto margin = std::chrono::milliseconds(100);
-  auto until =
-      c.deadline == bus::clock::time_point::max() ? steady::now() + std::chrono::seconds(30) : c.deadline - margin;
-  co_await wait_settled(*id, until);
+  co_await wait_settled(*id, reply_by(c));
   auto got = co_await load(*id, c);
   if (!got) co_return std::move(got).err();
   if (got->o.status == "canceled" && !got->failure.empty() && got->o.payment_status != "captured")
@@ -563,9 +570,7 @@ asio::awaitable<result<order>> service::cancel_order(cancel_order_request req, c
   auto saved = co_await store_record(rec, order_canceled);
   if (!saved) co_return std::move(saved).err();
   launch(rec.o.id, c.tr ? *c.tr : bus::trace{});
-  auto until = c.deadline == bus::clock::time_point::max() ? steady::now() + std::chrono::seconds(30)
-                                                           : c.deadline - std::chrono::milliseconds(100);
-  co_await wait_settled(rec.o.id, until);
+  co_await wait_settled(rec.o.id, reply_by(c));
   auto again = co_await load(req.id, c);
   if (!again) co_return std::move(again).err();
   co_return std::move(again->o);
@@ -640,11 +645,7 @@ asio::awaitable<result<order>> service::refund_order(refund_order_request req, c
   change(rec, "status", to, req.reason, actor_of(c.who));
   rec.o.updated_at = ctx_.clock().now_rfc3339();
   auto copy = rec;
-  copy.o.version += 1;
-  order_event data{copy.o, m, wanted};
-  auto ev = ctx_.event(orders_topic, order_refunded, rec.o.id, nlohmann::json(data), c);
-  ev.partition_key = rec.o.id;
-  copy.o.version -= 1;
+  auto ev = announce(rec.o, order_refunded, m, wanted, c);
   auto key = req.idempotency_key;
   auto job = [copy = std::move(copy), ev = std::move(ev), key, scope, fp](store::database& db) mutable {
     db.transaction([&] {

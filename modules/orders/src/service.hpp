@@ -57,6 +57,9 @@ class service {
   // Sets the order canceled with `reason` (the checkout's failure `why` for its reply)
   // and moves it to the compensation step, stored with its order.canceled event.
   asio::awaitable<step_outcome> fail(order_record& r, std::string reason, const error& why);
+  // The event announcing `o` as the next save stores it (its version one higher).
+  bus::event announce(const order& o, std::string_view type, std::optional<money> amount,
+                      std::vector<refund_line> lines, const bus::call_context& c) const;
   // Stores the record (with its lines when asked) and, when `event_type` is set, the
   // event announcing it, in one store job.
   asio::awaitable<result<void>> store_record(order_record& r, std::string_view event_type, bool with_lines = false,
